@@ -1,0 +1,36 @@
+# qsnapfs — see README.md. `make setup` once on a fresh Debian machine, then `make test`.
+
+MVN ?= mvn -B -ntp
+APT_PACKAGES = qemu-utils fuse3 libfuse2 fio e2fsprogs util-linux openjdk-17-jdk-headless maven
+
+.PHONY: setup deps build test unit-test native-test bench clean
+
+setup: deps build
+
+# Installs only what is missing, so a second run is quick and needs no network.
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	else echo "system packages present"; fi
+
+# Leaves target/qsnapfs, a launcher over the self-contained target/qsnapfs.jar.
+build:
+	$(MVN) -q -DskipTests package
+	install -m 0755 src/main/sh/qsnapfs target/qsnapfs
+
+test: build unit-test native-test
+
+unit-test:
+	$(MVN) test
+
+native-test:
+	native-tests/run-all
+
+bench: build
+	native-tests/bench/run-all
+
+clean:
+	$(MVN) -q clean

@@ -1,0 +1,57 @@
+package io.qsnapfs.engine;
+
+/**
+ * The one exception the engine throws. The message is meant for a person: it names the image and
+ * says what is wrong with it. {@link Kind} lets outer layers (CLI exit codes, FUSE errnos) react
+ * without parsing messages.
+ */
+public class ImageException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    /** What sort of failure this is; outer layers map it to an exit status or an errno. */
+    public enum Kind {
+        /** The image violates the qcow2 specification or our safety limits. */
+        CORRUPT,
+        /** The image is valid but uses something we do not implement (or refuse to, like encryption). */
+        UNSUPPORTED,
+        /** A snapshot or file that was asked for does not exist. */
+        NOT_FOUND,
+        /** The request itself is malformed (a bad name, an argument out of range). */
+        INVALID_ARGUMENT,
+        /** The operating system reported an I/O error. */
+        IO
+    }
+
+    private final Kind kind;
+
+    public ImageException(Kind kind, String message) {
+        super(message);
+        this.kind = kind;
+    }
+
+    public ImageException(Kind kind, String message, Throwable cause) {
+        super(message, cause);
+        this.kind = kind;
+    }
+
+    public Kind kind() {
+        return kind;
+    }
+
+    public static ImageException corrupt(String image, String what) {
+        return new ImageException(Kind.CORRUPT, image + ": " + what);
+    }
+
+    public static ImageException unsupported(String image, String what) {
+        return new ImageException(Kind.UNSUPPORTED, image + ": " + what);
+    }
+
+    public static ImageException notFound(String image, String what) {
+        return new ImageException(Kind.NOT_FOUND, image + ": " + what);
+    }
+
+    public static ImageException io(String image, String what, Throwable cause) {
+        String reason = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+        return new ImageException(Kind.IO, image + ": " + what + ": " + reason, cause);
+    }
+}

@@ -1,0 +1,414 @@
+package io.qsnapfs.engine;
+
+import io.qsnapfs.format.FormatException;
+import io.qsnapfs.format.Hex;
+import io.qsnapfs.format.L2Entry;
+import io.qsnapfs.format.QcowHeader;
+import io.qsnapfs.format.SnapshotEntry;
+import io.qsnapfs.io.ClusterFile;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.LongBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * An open qcow2 image: its header, its snapshot table, its backing chain and external data file,
+ * and the metadata reads that every view of it shares (L2 tables, compressed clusters).
+ *
+ * <p>Opening validates everything that can be checked without walking the tables; views validate
+ * their L1 table when they are made and each L2 table when it is first read. Metadata is read
+ * through process-wide caches bounded in bytes, so the memory a mount uses does not grow with the
+ * number or size of images.
+ */
+public final class QcowImage implements Closeable {
+    /** Bytes of L2 tables kept in memory, for all images together. */
+    private static final long L2_CACHE_BYTES = 64L << 20;
+    /** Bytes of decompressed clusters kept in memory, for all images together. */
+    private static final long CLUSTER_CACHE_BYTES = 32L << 20;
+
+    private static final BoundedCache<TableKey, long[]> L2_CACHE =
+            new BoundedCache<>(L2_CACHE_BYTES, 16, t -> t.length * 8 + 48);
+    private static final BoundedCache<TableKey, byte[]> CLUSTER_CACHE =
+            new BoundedCache<>(CLUSTER_CACHE_BYTES, 16, b -> b.length + 48);
+
+    /** Identifies a cached table by the image instance (identity) and its offset in the file. */
+    private record TableKey(QcowImage owner, long offset) {
+    }
+
+    private final String name;
+    private final ClusterFile file;
+    private final QcowHeader header;
+    private final List<SnapshotEntry> snapshots;
+    private final ClusterFile dataFile;
+    private final BackingChain.Backing backing;
+    private volatile long fileSize;
+    private volatile long dataFileLength;
+    private volatile Qcow2View activeView;
+
+    private QcowImage(String name, ClusterFile file, QcowHeader header, List<SnapshotEntry> snapshots,
+            ClusterFile dataFile, BackingChain.Backing backing, long fileSize) {
+        this.name = name;
+        this.file = file;
+        this.header = header;
+        this.snapshots = List.copyOf(snapshots);
+        this.dataFile = dataFile;
+        this.backing = backing;
+        this.fileSize = fileSize;
+    }
+
+    /** Opens an image read-only, with its backing chain and data file. */
+    public static QcowImage open(Path path) {
+        return BackingChain.openQcow(path, new BackingChain());
+    }
+
+    /**
+     * Opens the image file itself; {@link BackingChain} calls this and then attaches the backing
+     * file. Closes {@code file} on failure.
+     */
+    static QcowImage openFile(Path path, BackingChain chain) {
+        String name = path.getFileName() == null ? path.toString() : path.getFileName().toString();
+        ClusterFile file;
+        try {
+            file = ClusterFile.openReadOnly(path);
+        } catch (IOException e) {
+            throw ImageException.io(name, "cannot open", e);
+        }
+        ClusterFile dataFile = null;
+        try {
+            long fileSize = file.size();
+            QcowHeader header = readHeader(name, file, fileSize);
+            checkTablePlacement(name, header, fileSize);
+            List<SnapshotEntry> snapshots = SnapshotTable.read(name, file, header, fileSize);
+            if (header.hasDataFile()) {
+                Path dataPath = BackingChain.resolve(path, header.dataFileName());
+                try {
+                    dataFile = ClusterFile.openReadOnly(dataPath);
+                } catch (IOException e) {
+                    throw ImageException.io(name, "cannot open external data file " + dataPath, e);
+                }
+            }
+            BackingChain.Backing backing = chain.openBacking(path, name, header);
+            return new QcowImage(name, file, header, snapshots, dataFile, backing, fileSize);
+        } catch (IOException e) {
+            closeQuietly(file, dataFile);
+            throw ImageException.io(name, "read error", e);
+        } catch (RuntimeException e) {
+            closeQuietly(file, dataFile);
+            throw e;
+        }
+    }
+
+    private static void closeQuietly(Closeable... closeables) {
+        for (Closeable c : closeables) {
+            if (c != null) {
+                try {
+                    c.close();
+                } catch (IOException ignored) {
+                    // already failing; the first error is the one worth reporting
+                }
+            }
+        }
+    }
+
+    private static QcowHeader readHeader(String name, ClusterFile file, long fileSize) throws IOException {
+        try {
+            int first = (int) Math.min(fileSize, 4096);
+            ByteBuffer start = file.read(0, first);
+            int clusterBits = QcowHeader.peekClusterBits(start);
+            int clusterSize = 1 << clusterBits;
+            ByteBuffer cluster = clusterSize <= first ? start
+                    : file.read(0, (int) Math.min(fileSize, clusterSize));
+            return QcowHeader.parse(cluster);
+        } catch (FormatException e) {
+            throw fromFormat(name, e);
+        }
+    }
+
+    static ImageException fromFormat(String name, FormatException e) {
+        return e.isUnsupported() ? ImageException.unsupported(name, e.getMessage())
+                : ImageException.corrupt(name, e.getMessage());
+    }
+
+    private static void checkTablePlacement(String name, QcowHeader h, long fileSize) {
+        long l1Bytes = Integer.toUnsignedLong(h.l1Size()) * 8;
+        if (l1Bytes > 0 && h.l1TableOffset() > fileSize - l1Bytes) {
+            throw ImageException.corrupt(name, "L1 table at " + Hex.of(h.l1TableOffset()) + " ("
+                    + l1Bytes + " bytes) lies beyond the end of the file (" + fileSize + " bytes)");
+        }
+        long refcountBytes = Integer.toUnsignedLong(h.refcountTableClusters()) * h.clusterSize();
+        if (refcountBytes == 0) {
+            throw ImageException.corrupt(name, "refcount table has no clusters");
+        }
+        if (h.refcountTableOffset() > fileSize - refcountBytes) {
+            throw ImageException.corrupt(name, "refcount table at " + Hex.of(h.refcountTableOffset()) + " ("
+                    + refcountBytes + " bytes) lies beyond the end of the file (" + fileSize + " bytes)");
+        }
+        if (h.nbSnapshots() != 0 && h.snapshotsOffset() >= fileSize) {
+            throw ImageException.corrupt(name, "snapshot table at " + Hex.of(h.snapshotsOffset())
+                    + " lies beyond the end of the file (" + fileSize + " bytes)");
+        }
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public Path path() {
+        return file.path();
+    }
+
+    public QcowHeader header() {
+        return header;
+    }
+
+    /** The snapshots in table order. */
+    public List<SnapshotEntry> snapshots() {
+        return snapshots;
+    }
+
+    /** The backing file, or null; its own backing files hang off it. */
+    public BackingChain.Backing backing() {
+        return backing;
+    }
+
+    /** The external data file, or null. */
+    public Path dataFilePath() {
+        return dataFile == null ? null : dataFile.path();
+    }
+
+    /** The file's length when it was opened (or last found to be longer). */
+    public long fileSize() {
+        return fileSize;
+    }
+
+    /** The current state of the disk (the active L1 table). */
+    public Qcow2View activeView() {
+        Qcow2View v = activeView;
+        if (v == null) {
+            long[] l1 = readL1(header.l1TableOffset(), header.l1Size(), "active L1 table");
+            v = new Qcow2View(this, l1, header.size(), name);
+            activeView = v;
+        }
+        return v;
+    }
+
+    /**
+     * The disk as it was when the snapshot was taken: the snapshot's own L1 table and disk size,
+     * like QEMU's {@code qcow2_snapshot_load_tmp}. An entry without a recorded disk size (too
+     * little extra data, as in old v2 images) uses the image's current size, as QEMU does.
+     */
+    public Qcow2View snapshotView(SnapshotEntry snapshot) {
+        long[] l1 = readL1(snapshot.l1TableOffset(), snapshot.l1Size(),
+                "L1 table of snapshot " + snapshot.idString());
+        return new Qcow2View(this, l1, snapshotDiskSize(snapshot), name + " snapshot " + snapshot.idString());
+    }
+
+    /** The disk size of a snapshot, falling back to the image's size when the entry has none. */
+    public long snapshotDiskSize(SnapshotEntry snapshot) {
+        return snapshot.hasDiskSize() ? snapshot.diskSize() : header.size();
+    }
+
+    /**
+     * The saved VM state of a snapshot (empty for disk-only snapshots). QEMU stores it in the
+     * snapshot's L1 tree right after the disk area, at the first L1 entry past the disk.
+     */
+    public BlockSource vmStateView(SnapshotEntry snapshot) {
+        long start = header.l1EntriesFor(snapshotDiskSize(snapshot)) * header.bytesPerL1Entry();
+        long length = snapshot.vmStateSize();
+        long[] l1 = readL1(snapshot.l1TableOffset(), snapshot.l1Size(),
+                "L1 table of snapshot " + snapshot.idString());
+        if (length < 0 || start > Long.MAX_VALUE - length) {
+            throw ImageException.corrupt(name, "snapshot " + snapshot.idString() + " has an invalid VM state size "
+                    + Long.toUnsignedString(length));
+        }
+        Qcow2View whole = new Qcow2View(this, l1, start + length, name + " snapshot " + snapshot.idString());
+        return new SliceSource(whole, start, length, name + " snapshot " + snapshot.idString() + " VM state");
+    }
+
+    /** The snapshot with exactly this ID, or null. */
+    public SnapshotEntry findById(String id) {
+        byte[] b = id.getBytes(StandardCharsets.UTF_8);
+        for (SnapshotEntry s : snapshots) {
+            if (s.hasId(b)) {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    /** The first snapshot (in table order) with this name, or null. */
+    public SnapshotEntry findByName(String snapshotName) {
+        byte[] b = snapshotName.getBytes(StandardCharsets.UTF_8);
+        for (SnapshotEntry s : snapshots) {
+            if (s.hasName(b)) {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    /** Like QEMU: an ID match wins, then the first name match. Throws NOT_FOUND otherwise. */
+    public SnapshotEntry findSnapshot(String idOrName) {
+        SnapshotEntry s = findById(idOrName);
+        if (s == null) {
+            s = findByName(idOrName);
+        }
+        if (s == null) {
+            throw ImageException.notFound(name, "no snapshot with ID or name '" + idOrName + "'");
+        }
+        return s;
+    }
+
+    /** Reads and validates an L1 table. */
+    long[] readL1(long offset, int entries, String what) {
+        long count = Integer.toUnsignedLong(entries);
+        if (count * 8 > QcowHeader.MAX_L1_BYTES) {
+            throw ImageException.corrupt(name, what + " of " + count + " entries exceeds the 32 MiB limit");
+        }
+        if (count == 0) {
+            return new long[0];
+        }
+        if (offset <= 0 || (offset & (header.clusterSize() - 1)) != 0) {
+            throw ImageException.corrupt(name, what + " offset " + Hex.of(offset)
+                    + " is not aligned to a cluster boundary");
+        }
+        if (offset > currentFileSize(offset + count * 8) - count * 8) {
+            throw ImageException.corrupt(name, what + " at " + Hex.of(offset) + " (" + count * 8
+                    + " bytes) lies beyond the end of the file (" + fileSize + " bytes)");
+        }
+        long[] l1 = readLongs(offset, (int) count, what);
+        for (int i = 0; i < l1.length; i++) {
+            long l2Offset = l1[i] & L2Entry.OFFSET_MASK;
+            if ((l2Offset & (header.clusterSize() - 1)) != 0) {
+                throw ImageException.corrupt(name, what + " entry " + i + " points to an L2 table at "
+                        + Hex.of(l2Offset) + " that is not aligned to a cluster boundary");
+            }
+        }
+        return l1;
+    }
+
+    /** The L2 table at {@code offset}, raw entries (interleaved with bitmaps for extended L2). */
+    long[] l2Table(long offset) {
+        return L2_CACHE.get(new TableKey(this, offset), key -> {
+            long clusterSize = header.clusterSize();
+            if (offset > currentFileSize(offset + clusterSize) - clusterSize) {
+                throw ImageException.corrupt(name, "L2 table at " + Hex.of(offset)
+                        + " lies beyond the end of the file (" + fileSize + " bytes)");
+            }
+            return readLongs(offset, (int) (clusterSize / 8), "L2 table at " + Hex.of(offset));
+        });
+    }
+
+    /** The decompressed guest cluster described by a compressed L2 entry. */
+    byte[] compressedCluster(long entry) {
+        int clusterBits = header.clusterBits();
+        long offset = L2Entry.compressedOffset(entry, clusterBits);
+        return CLUSTER_CACHE.get(new TableKey(this, offset), key -> {
+            if (dataFile != null) {
+                throw ImageException.corrupt(name, "compressed cluster at " + Hex.of(offset)
+                        + " in an image with an external data file");
+            }
+            long length = L2Entry.compressedLength(entry, clusterBits);
+            if (offset >= currentFileSize(offset + 1)) {
+                throw ImageException.corrupt(name, "compressed cluster at " + Hex.of(offset)
+                        + " lies beyond the end of the file (" + fileSize + " bytes)");
+            }
+            byte[] input = new byte[(int) length + 1];
+            try {
+                file.readFully(offset, ByteBuffer.wrap(input, 0, (int) length));
+            } catch (IOException e) {
+                throw ImageException.io(name, "read error in compressed cluster at " + Hex.of(offset), e);
+            }
+            byte[] out = new byte[1 << clusterBits];
+            if (!Decompressor.decompress(header.compressionType(), input, (int) length, out)) {
+                throw ImageException.corrupt(name, "compressed cluster at " + Hex.of(offset)
+                        + " does not decompress to a whole cluster");
+            }
+            return out;
+        });
+    }
+
+    /** The file normal clusters are read from: the external data file, or the image itself. */
+    ClusterFile dataClusterFile() {
+        return dataFile != null ? dataFile : file;
+    }
+
+    boolean hasDataFile() {
+        return dataFile != null;
+    }
+
+    /** The backing disk, or null. */
+    BlockSource backingSource() {
+        return backing == null ? null : backing.source();
+    }
+
+    /**
+     * The file's length, asking the file system again when {@code needed} lies past the length
+     * we saw last: an image can grow while it is open (QEMU appending clusters), never shrink
+     * under a valid table.
+     */
+    long currentFileSize(long needed) {
+        long size = fileSize;
+        if (needed > size) {
+            try {
+                size = file.size();
+            } catch (IOException e) {
+                throw ImageException.io(name, "cannot stat", e);
+            }
+            fileSize = size;
+        }
+        return size;
+    }
+
+    /** Length of the file data clusters are read from, refreshed the same way. */
+    long dataFileSize(long needed) {
+        if (dataFile == null) {
+            return currentFileSize(needed);
+        }
+        long size = dataFileLength;
+        if (needed > size) {
+            try {
+                size = dataFile.size();
+            } catch (IOException e) {
+                throw ImageException.io(name, "cannot stat external data file", e);
+            }
+            dataFileLength = size;
+        }
+        return size;
+    }
+
+    private long[] readLongs(long offset, int count, String what) {
+        try {
+            ByteBuffer b = file.read(offset, count * 8).order(ByteOrder.BIG_ENDIAN);
+            LongBuffer lb = b.asLongBuffer();
+            long[] out = new long[count];
+            lb.get(out);
+            return out;
+        } catch (IOException e) {
+            throw ImageException.io(name, "read error in " + what, e);
+        }
+    }
+
+    @Override
+    public void close() {
+        List<Closeable> all = new ArrayList<>();
+        all.add(file);
+        if (dataFile != null) {
+            all.add(dataFile);
+        }
+        if (backing != null) {
+            all.add(backing);
+        }
+        closeQuietly(all.toArray(new Closeable[0]));
+    }
+
+    @Override
+    public String toString() {
+        return "QcowImage[" + file.path() + "]";
+    }
+}

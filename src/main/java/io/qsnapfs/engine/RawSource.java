@@ -1,0 +1,30 @@
+package io.qsnapfs.engine;
+
+import io.qsnapfs.io.ClusterFile;
+import java.io.IOException;
+
+/** A raw disk image file (used as a backing file): guest offset = file offset. */
+final class RawSource implements BlockSource {
+    private final ClusterFile file;
+    private final long size;
+
+    RawSource(ClusterFile file, long size) {
+        this.file = file;
+        this.size = size;
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public String describe() {
+        return file.name();
+    }
+
+    @Override
+    public void map(long offset, long length, ExtentSink sink) throws IOException {
+        sink.data(file, offset, length);
+    }
+}

@@ -1,0 +1,65 @@
+package io.qsnapfs.engine;
+
+import io.qsnapfs.format.FormatException;
+import io.qsnapfs.format.Hex;
+import io.qsnapfs.format.QcowHeader;
+import io.qsnapfs.format.SnapshotEntry;
+import io.qsnapfs.io.ClusterFile;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Reads the snapshot table. The table's length is not stored anywhere: it is the sum of its
+ * entries, so it is read in growing chunks, never more than the spec's 64 MiB limit and never
+ * past the end of the file.
+ */
+final class SnapshotTable {
+    private static final int CHUNK = 64 * 1024;
+
+    private SnapshotTable() {
+    }
+
+    static List<SnapshotEntry> read(String name, ClusterFile file, QcowHeader header, long fileSize)
+            throws IOException {
+        int count = header.nbSnapshots();
+        List<SnapshotEntry> entries = new ArrayList<>(Math.min(count, 1024));
+        if (count == 0) {
+            return entries;
+        }
+        long offset = header.snapshotsOffset();
+        long limit = Math.min(SnapshotEntry.MAX_TABLE_BYTES, fileSize - offset);
+        ByteBuffer table = ByteBuffer.allocate((int) Math.min(CHUNK, limit));
+        file.readFully(offset, table);
+        table.flip();
+        int pos = 0;
+        for (int i = 0; i < count; i++) {
+            SnapshotEntry.Parsed parsed;
+            try {
+                while ((parsed = SnapshotEntry.parse(table, pos, i)) == null) {
+                    if (table.limit() >= limit) {
+                        throw ImageException.corrupt(name, "snapshot table at " + Hex.of(offset) + " (entry " + i
+                                + " of " + count + ") runs past "
+                                + (limit == SnapshotEntry.MAX_TABLE_BYTES ? "the 64 MiB limit" : "the end of the file"));
+                    }
+                    table = grow(file, offset, table, limit);
+                }
+            } catch (FormatException e) {
+                throw QcowImage.fromFormat(name, e);
+            }
+            entries.add(parsed.entry());
+            pos = parsed.nextOffset();
+        }
+        return entries;
+    }
+
+    private static ByteBuffer grow(ClusterFile file, long offset, ByteBuffer table, long limit) throws IOException {
+        int newSize = (int) Math.min(limit, (long) table.limit() * 2);
+        ByteBuffer bigger = ByteBuffer.allocate(newSize);
+        bigger.put(table.duplicate().position(0));
+        file.readFully(offset + table.limit(), bigger);
+        bigger.flip();
+        return bigger;
+    }
+}
