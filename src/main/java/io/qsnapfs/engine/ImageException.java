@@ -19,7 +19,19 @@ public class ImageException extends RuntimeException {
         /** The request itself is malformed (a bad name, an argument out of range). */
         INVALID_ARGUMENT,
         /** The operating system reported an I/O error. */
-        IO
+        IO,
+        /** A write was asked of something that is read-only (a snapshot file, a read-only mount). */
+        READ_ONLY,
+        /** The thing to be created exists already (a snapshot name that is taken). */
+        EXISTS,
+        /** Something else holds the image or the file (a running QEMU, an open snapshot file). */
+        BUSY,
+        /** The file system has no room for the write. */
+        NO_SPACE,
+        /** A path names a file where a directory was expected. */
+        NOT_DIRECTORY,
+        /** A path names a directory where a file was expected. */
+        IS_DIRECTORY
     }
 
     private final Kind kind;

@@ -1,0 +1,250 @@
+package io.qsnapfs.fuse;
+
+import io.qsnapfs.mount.Attributes;
+import io.qsnapfs.mount.MountTree;
+import io.qsnapfs.mount.Node;
+import io.qsnapfs.mount.OpenFile;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import jnr.ffi.Pointer;
+import ru.serce.jnrfuse.ErrorCodes;
+import ru.serce.jnrfuse.FuseFillDir;
+import ru.serce.jnrfuse.FuseStubFS;
+import ru.serce.jnrfuse.struct.FileStat;
+import ru.serce.jnrfuse.struct.FuseFileInfo;
+import ru.serce.jnrfuse.struct.Statvfs;
+import ru.serce.jnrfuse.struct.Timespec;
+
+/**
+ * The FUSE adapter. Each callback resolves its path, calls one {@link MountTree} method and turns
+ * any failure into an errno in {@link Errno}; nothing else happens here. An exception must never
+ * leave a callback (jnr-fuse would swallow it and the kernel could see zeros), hence
+ * {@link #call}.
+ */
+public final class QsnapFuse extends FuseStubFS {
+    /** Byte 20 of struct fuse_file_info holds the bitfields jnr-fuse models wrongly. */
+    private static final int FILE_INFO_BITS = 20;
+    private static final int DIRECT_IO = 1;
+    private static final int KEEP_CACHE = 1 << 1;
+    private static final int W_OK = 2;
+
+    private final MountTree tree;
+    private final Map<Long, OpenFile> openFiles = new ConcurrentHashMap<>();
+    private final AtomicLong nextHandle = new AtomicLong(1);
+
+    public QsnapFuse(MountTree tree) {
+        this.tree = tree;
+    }
+
+    @FunctionalInterface
+    private interface Callback {
+        int run() throws Exception;
+    }
+
+    private int call(String what, String path, Callback body) {
+        try {
+            return body.run();
+        } catch (Throwable t) {
+            if (Errno.worthLogging(t)) {
+                tree.log().add(what + " " + path + ": EIO: " + describe(t));
+            }
+            return Errno.of(t);
+        }
+    }
+
+    private static String describe(Throwable t) {
+        return t.getMessage() != null ? t.getMessage() : t.toString();
+    }
+
+    @Override
+    public int getattr(String path, FileStat stat) {
+        return call("getattr", path, () -> {
+            Attributes a = tree.attributes(tree.resolve(path));
+            stat.st_mode.set((a.directory() ? FileStat.S_IFDIR : FileStat.S_IFREG) | a.mode());
+            stat.st_nlink.set(a.links());
+            stat.st_size.set(a.size());
+            stat.st_blocks.set(a.blocks());
+            stat.st_blksize.set(4096);
+            for (Timespec t : new Timespec[] {stat.st_mtim, stat.st_ctim, stat.st_atim}) {
+                t.tv_sec.set(a.mtimeSec());
+                t.tv_nsec.set(a.mtimeNsec());
+            }
+            stat.st_uid.set(getContext().uid.get());
+            stat.st_gid.set(getContext().gid.get());
+            return 0;
+        });
+    }
+
+    @Override
+    public int readdir(String path, Pointer buf, FuseFillDir filter, long offset, FuseFileInfo fi) {
+        return call("readdir", path, () -> {
+            Node node = tree.resolve(path);
+            filter.apply(buf, ".", null, 0);
+            filter.apply(buf, "..", null, 0);
+            for (String name : tree.list(node)) {
+                if (filter.apply(buf, name, null, 0) != 0) {
+                    break;
+                }
+            }
+            return 0;
+        });
+    }
+
+    @Override
+    public int open(String path, FuseFileInfo fi) {
+        return call("open", path, () -> {
+            OpenFile file = tree.open(path, fi.flags.get());
+            long handle = nextHandle.getAndIncrement();
+            openFiles.put(handle, file);
+            fi.fh.set(handle);
+            Pointer info = jnr.ffi.Struct.getMemory(fi);
+            int bits = info.getByte(FILE_INFO_BITS);
+            bits = file.keepCache() ? bits | KEEP_CACHE : bits & ~KEEP_CACHE;
+            bits = file.directIo() ? bits | DIRECT_IO : bits & ~DIRECT_IO;
+            info.putByte(FILE_INFO_BITS, (byte) bits);
+            return 0;
+        });
+    }
+
+    @Override
+    public int read(String path, Pointer buf, long size, long offset, FuseFileInfo fi) {
+        return call("read", path, () -> {
+            OpenFile file = openFiles.get(fi.fh.get());
+            if (file == null) {
+                return -ErrorCodes.EBADF();
+            }
+            return file.read(offset, NativeBuffers.wrap(buf, (int) size));
+        });
+    }
+
+    @Override
+    public int release(String path, FuseFileInfo fi) {
+        return call("release", path, () -> {
+            OpenFile file = openFiles.remove(fi.fh.get());
+            if (file != null) {
+                file.close();
+            }
+            return 0;
+        });
+    }
+
+    @Override
+    public int access(String path, int mask) {
+        return call("access", path, () -> {
+            Node node = tree.resolve(path);
+            boolean writable = node instanceof Node.Dir d && d.kind().isRequest() && !tree.readOnly();
+            return (mask & W_OK) != 0 && !writable ? -ErrorCodes.EROFS() : 0;
+        });
+    }
+
+    @Override
+    public int statfs(String path, Statvfs stbuf) {
+        return call("statfs", path, () -> {
+            stbuf.f_bsize.set(4096);
+            stbuf.f_frsize.set(4096);
+            stbuf.f_namemax.set(255);
+            return 0;
+        });
+    }
+
+    /** Every way of changing the tree: the path must exist for EROFS, else ENOENT. */
+    private int refuse(String what, String path) {
+        return call(what, path, () -> {
+            tree.resolve(path);
+            throw MountTree.readOnly(path);
+        });
+    }
+
+    /** Requests are the write issue's; until then the request directories refuse. */
+    private int refuseNew(String what, String path) {
+        return call(what, path, () -> {
+            throw MountTree.readOnly(path);
+        });
+    }
+
+    @Override
+    public int create(String path, long mode, FuseFileInfo fi) {
+        return refuseNew("create", path);
+    }
+
+    @Override
+    public int mknod(String path, long mode, long rdev) {
+        return refuseNew("mknod", path);
+    }
+
+    @Override
+    public int mkdir(String path, long mode) {
+        return refuseNew("mkdir", path);
+    }
+
+    @Override
+    public int symlink(String oldpath, String newpath) {
+        return refuseNew("symlink", newpath);
+    }
+
+    @Override
+    public int link(String oldpath, String newpath) {
+        return refuseNew("link", newpath);
+    }
+
+    @Override
+    public int write(String path, Pointer buf, long size, long offset, FuseFileInfo fi) {
+        return refuse("write", path);
+    }
+
+    @Override
+    public int unlink(String path) {
+        return refuse("unlink", path);
+    }
+
+    @Override
+    public int rmdir(String path) {
+        return refuse("rmdir", path);
+    }
+
+    @Override
+    public int rename(String oldpath, String newpath) {
+        return refuse("rename", oldpath);
+    }
+
+    @Override
+    public int chmod(String path, long mode) {
+        return refuse("chmod", path);
+    }
+
+    @Override
+    public int chown(String path, long uid, long gid) {
+        return refuse("chown", path);
+    }
+
+    @Override
+    public int truncate(String path, long size) {
+        return refuse("truncate", path);
+    }
+
+    @Override
+    public int ftruncate(String path, long size, FuseFileInfo fi) {
+        return refuse("ftruncate", path);
+    }
+
+    @Override
+    public int utimens(String path, Timespec[] timespec) {
+        return refuse("utimens", path);
+    }
+
+    @Override
+    public int setxattr(String path, String name, Pointer value, long size, int flags) {
+        return refuse("setxattr", path);
+    }
+
+    @Override
+    public int removexattr(String path, String name) {
+        return refuse("removexattr", path);
+    }
+
+    @Override
+    public int fallocate(String path, int mode, long off, long length, FuseFileInfo fi) {
+        return refuse("fallocate", path);
+    }
+}

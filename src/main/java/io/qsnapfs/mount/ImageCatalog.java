@@ -1,0 +1,175 @@
+package io.qsnapfs.mount;
+
+import io.qsnapfs.engine.ImageException;
+import io.qsnapfs.format.QcowHeader;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+
+/**
+ * The qcow2 images of one directory, kept current. Images are found by their magic, not by a
+ * suffix. The directory is listed again, and each image's metadata checked again, when the last
+ * look is older than {@link #REFRESH_NANOS}, so images and snapshots added or removed by other
+ * programs show up without remounting. A cheap {@code stat} decides whether an image may have
+ * changed; only then is its header and snapshot table compared, and only a real change reopens it.
+ * Images that cannot be read are left out and logged once per state of the file.
+ */
+public final class ImageCatalog implements Closeable {
+    /** How old a look at the directory or an image may be before it is taken again. */
+    static final long REFRESH_NANOS = 500_000_000L;
+
+    private final Path dir;
+    private final RequestLog log;
+    private final Map<String, ImageHandle> images = new TreeMap<>();
+    /** Files known not to be servable in a given state: not qcow2, or failed to open. */
+    private final Map<String, FileState> skipped = new HashMap<>();
+    private long scannedNanos;
+    private boolean scanned;
+
+    public ImageCatalog(Path dir, RequestLog log) {
+        this.dir = dir;
+        this.log = log;
+    }
+
+    public Path directory() {
+        return dir;
+    }
+
+    /** The names of the servable images, sorted. */
+    public synchronized List<String> names() {
+        scanIfStale();
+        return new ArrayList<>(images.keySet());
+    }
+
+    /**
+     * The current handle of an image, checked against the file if the last check is stale, or
+     * null when there is no such servable image. The handle is not retained: use it for metadata
+     * only, or {@link ImageHandle#retain()} it before reading.
+     */
+    public synchronized ImageHandle get(String name) {
+        scanIfStale();
+        ImageHandle h = images.get(name);
+        if (h != null && System.nanoTime() - h.checkedNanos > REFRESH_NANOS) {
+            h = revalidate(name, h);
+        }
+        return h;
+    }
+
+    private void scanIfStale() {
+        if (scanned && System.nanoTime() - scannedNanos <= REFRESH_NANOS) {
+            return;
+        }
+        scanned = true;
+        scannedNanos = System.nanoTime();
+        Map<String, Path> present = new HashMap<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            for (Path p : ds) {
+                String name = p.getFileName().toString();
+                if (Files.isRegularFile(p)) {
+                    present.put(name, p);
+                }
+            }
+        } catch (IOException e) {
+            log.add("cannot list " + dir + ": " + e.getMessage());
+            return;
+        }
+        images.keySet().removeIf(name -> {
+            if (!present.containsKey(name)) {
+                images.get(name).release();
+                return true;
+            }
+            return false;
+        });
+        skipped.keySet().retainAll(present.keySet());
+        for (Map.Entry<String, Path> e : present.entrySet()) {
+            String name = e.getKey();
+            ImageHandle h = images.get(name);
+            if (h != null) {
+                if (System.nanoTime() - h.checkedNanos > REFRESH_NANOS) {
+                    revalidate(name, h);
+                }
+            } else {
+                tryOpen(name, e.getValue());
+            }
+        }
+    }
+
+    /** Re-checks one image; returns its current handle or null if it is gone or unreadable now. */
+    private ImageHandle revalidate(String name, ImageHandle h) {
+        Path path = dir.resolve(name);
+        h.checkedNanos = System.nanoTime();
+        try {
+            FileState now = FileState.of(path);
+            if (now.equals(h.state)) {
+                return h;
+            }
+            if (Objects.equals(now.inode(), h.state.inode()) && h.sameMetadata(path)) {
+                h.state = now;
+                return h;
+            }
+        } catch (IOException | RuntimeException e) {
+            // fall through: reopen, which reports the problem if there is one
+        }
+        images.remove(name);
+        h.release();
+        return tryOpen(name, path);
+    }
+
+    private ImageHandle tryOpen(String name, Path path) {
+        FileState state;
+        try {
+            state = FileState.of(path);
+        } catch (IOException e) {
+            return null;
+        }
+        if (state.equals(skipped.get(name))) {
+            return null;
+        }
+        try {
+            if (!hasQcowMagic(path)) {
+                skipped.put(name, state);
+                return null;
+            }
+            ImageHandle h = ImageHandle.open(name, path, state);
+            images.put(name, h);
+            skipped.remove(name);
+            return h;
+        } catch (ImageException e) {
+            skipped.put(name, state);
+            log.add("skipped " + e.getMessage());
+        } catch (IOException e) {
+            skipped.put(name, state);
+            log.add("skipped " + name + ": " + e.getMessage());
+        }
+        return null;
+    }
+
+    private static boolean hasQcowMagic(Path path) throws IOException {
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            ByteBuffer b = ByteBuffer.allocate(4);
+            while (b.hasRemaining() && ch.read(b, b.position()) > 0) {
+                // keep reading
+            }
+            return b.position() == 4 && b.getInt(0) == QcowHeader.MAGIC;
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        for (ImageHandle h : images.values()) {
+            h.release();
+        }
+        images.clear();
+    }
+}

@@ -1,0 +1,146 @@
+package io.qsnapfs.mount;
+
+import io.qsnapfs.engine.QcowImage;
+import io.qsnapfs.format.SnapshotEntry;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One opened image as the mount shows it: the {@link QcowImage}, the snapshot files it yields,
+ * and a fingerprint of the metadata those files depend on. Reference counted: the catalog holds
+ * one reference while the handle is current, and every open snapshot file holds one, so an image
+ * replaced after an outside change stays open until the last reader lets go.
+ */
+public final class ImageHandle {
+    /** Fingerprint bytes read from the start of the file: the header and its extensions. */
+    private static final int HEADER_FINGERPRINT = 64 * 1024;
+
+    private final String name;
+    private final QcowImage image;
+    private final byte[] fingerprint;
+    private final Map<String, SnapshotEntry> byName;
+    private final Map<String, SnapshotEntry> byId;
+    private final AtomicInteger references = new AtomicInteger(1);
+    volatile FileState state;
+    volatile long checkedNanos;
+
+    private ImageHandle(String name, QcowImage image, byte[] fingerprint, FileState state) {
+        this.name = name;
+        this.image = image;
+        this.fingerprint = fingerprint;
+        this.state = state;
+        this.checkedNanos = System.nanoTime();
+        Map<String, Integer> nameCount = new HashMap<>();
+        for (SnapshotEntry s : image.snapshots()) {
+            String f = SnapshotNames.fileName(s.name());
+            if (f != null) {
+                nameCount.merge(f, 1, Integer::sum);
+            }
+        }
+        Map<String, SnapshotEntry> names = new LinkedHashMap<>();
+        Map<String, SnapshotEntry> ids = new LinkedHashMap<>();
+        for (SnapshotEntry s : image.snapshots()) {
+            String f = SnapshotNames.fileName(s.name());
+            if (f != null && nameCount.get(f) == 1) {
+                names.put(f, s);
+            }
+            String i = SnapshotNames.fileName(s.id());
+            if (i != null) {
+                ids.putIfAbsent(i, s);
+            }
+        }
+        this.byName = Collections.unmodifiableMap(names);
+        this.byId = Collections.unmodifiableMap(ids);
+    }
+
+    /** Opens the image at {@code path}; throws ImageException when it cannot be served. */
+    static ImageHandle open(String name, Path path, FileState state) throws IOException {
+        QcowImage image = QcowImage.open(path);
+        try {
+            return new ImageHandle(name, image, fingerprint(path, image), state);
+        } catch (IOException | RuntimeException e) {
+            image.close();
+            throw e;
+        }
+    }
+
+    /**
+     * The bytes whose change means the snapshot files may have changed: the header area and the
+     * whole snapshot table. Data writes by a running VM touch neither, so they cause no reopen.
+     */
+    static byte[] fingerprint(Path path, QcowImage image) throws IOException {
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            int headerBytes = (int) Math.min(Math.min(ch.size(), image.header().clusterSize()), HEADER_FINGERPRINT);
+            int tableBytes = 0;
+            for (SnapshotEntry s : image.snapshots()) {
+                tableBytes += s.encodedLength();
+            }
+            ByteBuffer b = ByteBuffer.allocate(headerBytes + tableBytes);
+            read(ch, 0, b.slice(0, headerBytes));
+            if (tableBytes > 0) {
+                read(ch, image.header().snapshotsOffset(), b.slice(headerBytes, tableBytes));
+            }
+            return b.array();
+        }
+    }
+
+    private static void read(FileChannel ch, long pos, ByteBuffer dst) throws IOException {
+        while (dst.hasRemaining()) {
+            if (ch.read(dst, pos + dst.position()) < 0) {
+                return;
+            }
+        }
+    }
+
+    /** True when the file's metadata still matches what this handle was opened from. */
+    boolean sameMetadata(Path path) throws IOException {
+        return Arrays.equals(fingerprint, fingerprint(path, image));
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public QcowImage image() {
+        return image;
+    }
+
+    /** Snapshot files under {@code snapshots/}: unique, safe names only. */
+    public Map<String, SnapshotEntry> byName() {
+        return byName;
+    }
+
+    /** Snapshot files under {@code by-id/}. */
+    public Map<String, SnapshotEntry> byId() {
+        return byId;
+    }
+
+    /** Takes a reference; false when the handle is already closed. */
+    public boolean retain() {
+        while (true) {
+            int n = references.get();
+            if (n == 0) {
+                return false;
+            }
+            if (references.compareAndSet(n, n + 1)) {
+                return true;
+            }
+        }
+    }
+
+    /** Drops a reference; the image is closed with the last one. */
+    public void release() {
+        if (references.decrementAndGet() == 0) {
+            image.close();
+        }
+    }
+}

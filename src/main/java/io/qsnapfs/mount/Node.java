@@ -1,0 +1,51 @@
+package io.qsnapfs.mount;
+
+import io.qsnapfs.format.SnapshotEntry;
+
+/** What a path in the mount names. */
+public sealed interface Node {
+    /** The mount point itself: one directory per image. */
+    record Root() implements Node {
+    }
+
+    /** {@code /IMAGE}: holds snapshots/, by-id/ and control/. */
+    record ImageDir(ImageHandle image) implements Node {
+    }
+
+    /** One of the fixed directories inside an image directory. */
+    record Dir(ImageHandle image, DirKind kind) implements Node {
+    }
+
+    /** A snapshot as a raw file, under snapshots/ or by-id/. */
+    record SnapshotFile(ImageHandle image, SnapshotEntry snapshot) implements Node {
+    }
+
+    /** {@code control/log}. */
+    record LogFile(ImageHandle image) implements Node {
+    }
+
+    /** The fixed directories, with their path names. */
+    enum DirKind {
+        SNAPSHOTS("snapshots"), BY_ID("by-id"), CONTROL("control"),
+        CREATE("create"), DELETE("delete"), APPLY("apply");
+
+        final String fileName;
+
+        DirKind(String fileName) {
+            this.fileName = fileName;
+        }
+
+        public String fileName() {
+            return fileName;
+        }
+
+        /** True for the request directories under control/. */
+        public boolean isRequest() {
+            return this == CREATE || this == DELETE || this == APPLY;
+        }
+    }
+
+    default boolean isDirectory() {
+        return !(this instanceof SnapshotFile || this instanceof LogFile);
+    }
+}

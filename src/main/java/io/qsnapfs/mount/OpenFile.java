@@ -1,0 +1,22 @@
+package io.qsnapfs.mount;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/** A file opened through the mount: a snapshot or the request log. */
+public interface OpenFile {
+    /** Fills {@code dst} from {@code offset}; returns the bytes read, 0 at the end. */
+    int read(long offset, ByteBuffer dst) throws IOException;
+
+    /**
+     * True when the kernel may keep the pages it has cached for this path: the file is the same
+     * snapshot it was at the previous open of the path.
+     */
+    boolean keepCache();
+
+    /** True when the kernel must not cache at all (content that changes, like the log). */
+    boolean directIo();
+
+    /** Lets go of the image; called once, on release. */
+    void close();
+}
