@@ -1,0 +1,126 @@
+package io.qsnapfs.mount;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.qsnapfs.engine.ImageException;
+import io.qsnapfs.testing.Qemu;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The mount's file tree without FUSE: naming rules, attributes, refusals and refresh. */
+class MountTreeTest {
+    @TempDir
+    Path dir;
+
+    private final List<String> logged = new ArrayList<>();
+
+    private MountTree tree(boolean readOnly) {
+        RequestLog log = new RequestLog(logged::add);
+        return new MountTree(new ImageCatalog(dir, log), log, readOnly);
+    }
+
+    @Test
+    void namesThatAreNotSafeOrNotUniqueAppearOnlyById() {
+        Path img = Qemu.create(dir.resolve("vm.qcow2"), "4M", "");
+        for (String name : List.of("good", "dup", "dup", "..", "a/b", "ünïcode name")) {
+            Qemu.snapshot(img, name);
+        }
+        MountTree t = tree(false);
+        Node.Dir snapshots = (Node.Dir) t.resolve("/vm.qcow2/snapshots");
+        assertEquals(List.of("good.raw", "ünïcode name.raw"), t.list(snapshots));
+        assertEquals(List.of("1.raw", "2.raw", "3.raw", "4.raw", "5.raw", "6.raw"),
+                t.list(t.resolve("/vm.qcow2/by-id")));
+        assertThrows(ImageException.class, () -> t.resolve("/vm.qcow2/snapshots/dup.raw"));
+        Node.SnapshotFile f = (Node.SnapshotFile) t.resolve("/vm.qcow2/by-id/4.raw");
+        assertEquals("..", f.snapshot().nameString());
+    }
+
+    @Test
+    void snapshotFilesAreReadOnlyWithTheSnapshotsSizeAndDate() throws Exception {
+        Path img = Qemu.create(dir.resolve("vm.qcow2"), "4M", "");
+        Qemu.io(img, "write -P 0x42 0 64k");
+        Qemu.snapshot(img, "s");
+        Qemu.img("resize", "-q", img.toString(), "8M");
+        MountTree t = tree(false);
+        Node node = t.resolve("/vm.qcow2/snapshots/s.raw");
+        Attributes a = t.attributes(node);
+        assertFalse(a.directory());
+        assertEquals(0444, a.mode());
+        assertEquals(4 << 20, a.size(), "the snapshot's own disk size, not the resized image's");
+        assertEquals(((Node.SnapshotFile) node).snapshot().dateSec(), a.mtimeSec());
+        assertTrue(a.blocks() > 0);
+        assertEquals(0755, t.attributes(t.resolve("/vm.qcow2/control/create")).mode());
+        assertEquals(0555, tree(true).attributes(tree(true).resolve("/vm.qcow2/control/create")).mode());
+
+        ImageException e = assertThrows(ImageException.class, () -> t.open("/vm.qcow2/snapshots/s.raw", 1));
+        assertEquals(ImageException.Kind.READ_ONLY, e.kind());
+        assertEquals(ImageException.Kind.READ_ONLY,
+                assertThrows(ImageException.class, () -> t.open("/vm.qcow2/snapshots/s.raw", 01000)).kind());
+        OpenFile f = t.open("/vm.qcow2/snapshots/s.raw", 0);
+        ByteBuffer b = ByteBuffer.allocate(100);
+        assertEquals(100, f.read(0, b));
+        assertEquals(0x42, b.get(0));
+        assertFalse(f.keepCache(), "first open of a path");
+        f.close();
+        OpenFile again = t.open("/vm.qcow2/snapshots/s.raw", 0);
+        assertTrue(again.keepCache(), "same snapshot at the same path: keep the page cache");
+        again.close();
+    }
+
+    @Test
+    void unknownPathsAndNonImagesAreNotFound() throws Exception {
+        Qemu.create(dir.resolve("vm.qcow2"), "4M", "");
+        Files.writeString(dir.resolve("notes.txt"), "hello");
+        Files.write(dir.resolve("broken.qcow2"), new byte[] {'Q', 'F', 'I', (byte) 0xfb, 0, 0, 0, 3});
+        MountTree t = tree(false);
+        assertEquals(List.of("vm.qcow2"), t.list(t.resolve("/")));
+        for (String p : List.of("/notes.txt", "/broken.qcow2", "/vm.qcow2/nope", "/vm.qcow2/snapshots/x.raw",
+                "/vm.qcow2/control/create/x", "/vm.qcow2/snapshots/a/b")) {
+            assertEquals(ImageException.Kind.NOT_FOUND, assertThrows(ImageException.class, () -> t.resolve(p)).kind(), p);
+        }
+        assertEquals(1, logged.size(), "the broken image is logged once: " + logged);
+        assertTrue(logged.get(0).contains("broken.qcow2"), logged.get(0));
+        t.list(t.resolve("/"));
+        assertEquals(1, logged.size(), "and not again while it stays the same");
+    }
+
+    @Test
+    void changesByOtherProgramsShowUpAfterTheRefreshInterval() throws Exception {
+        Path img = Qemu.create(dir.resolve("vm.qcow2"), "4M", "");
+        Qemu.snapshot(img, "one");
+        MountTree t = tree(false);
+        assertEquals(List.of("one.raw"), t.list(t.resolve("/vm.qcow2/snapshots")));
+        OpenFile open = t.open("/vm.qcow2/snapshots/one.raw", 0);
+        Qemu.snapshot(img, "two");
+        Qemu.create(dir.resolve("new.qcow2"), "1M", "");
+        Thread.sleep(ImageCatalog.REFRESH_NANOS / 1_000_000 + 100);
+        assertEquals(List.of("one.raw", "two.raw"), t.list(t.resolve("/vm.qcow2/snapshots")));
+        assertEquals(List.of("new.qcow2", "vm.qcow2"), t.list(t.resolve("/")));
+        // the file opened before the change still reads from the image it was opened on
+        assertEquals(10, open.read(0, ByteBuffer.allocate(10)));
+        open.close();
+    }
+
+    @Test
+    void theLogListsEventsWithTime() {
+        RequestLog log = new RequestLog(l -> { });
+        log.add("create web01.qcow2 nightly: ok");
+        String text = new String(log.text(), StandardCharsets.UTF_8);
+        assertTrue(text.matches("\\d{4}-\\d\\d-\\d\\dT.* create web01.qcow2 nightly: ok\n"), text);
+        assertNull(SnapshotNames.fileName(new byte[0]));
+        assertNull(SnapshotNames.fileName(new byte[] {(byte) 0xff}));
+        assertNotNull(SnapshotNames.fileName("x".repeat(251).getBytes(StandardCharsets.UTF_8)));
+        assertNull(SnapshotNames.fileName("x".repeat(252).getBytes(StandardCharsets.UTF_8)));
+    }
+}
