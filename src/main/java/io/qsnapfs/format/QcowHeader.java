@@ -181,6 +181,8 @@ public record QcowHeader(
         if (b.getInt(base) != MAGIC) {
             throw FormatException.invalid("not a qcow2 image (bad magic " + Hex.of(b.getInt(base) & 0xffffffffL) + ")");
         }
+        // Before cluster_bits: a version 1 (qcow) header has other fields at byte 20.
+        checkVersion(b.getInt(base + 4));
         int clusterBits = b.getInt(base + 20);
         if (clusterBits < MIN_CLUSTER_BITS || clusterBits > MAX_CLUSTER_BITS) {
             throw FormatException.invalid("cluster_bits " + Integer.toUnsignedString(clusterBits)
@@ -199,10 +201,6 @@ public record QcowHeader(
         int clusterBits = peekClusterBits(b);
         long clusterSize = 1L << clusterBits;
         int version = b.getInt(4);
-        if (version != 2 && version != 3) {
-            throw FormatException.unsupported("qcow2 version " + Integer.toUnsignedString(version)
-                    + " is not supported (only 2 and 3)");
-        }
         long backingFileOffset = b.getLong(8);
         int backingFileSize = b.getInt(16);
         long size = b.getLong(24);
@@ -332,6 +330,13 @@ public record QcowHeader(
             throw FormatException.unsupported("the image needs an external data file but its header does not name one");
         }
         return header;
+    }
+
+    private static void checkVersion(int version) throws FormatException {
+        if (version != 2 && version != 3) {
+            throw FormatException.unsupported("qcow2 version " + Integer.toUnsignedString(version)
+                    + " is not supported (only 2 and 3)");
+        }
     }
 
     private static void checkAligned(String what, long offset, long clusterSize, boolean used)
