@@ -227,7 +227,7 @@ public record QcowHeader(
             autoclear = b.getLong(88);
             refcountOrder = b.getInt(96);
             headerLength = b.getInt(100);
-            if (headerLength < V3_MIN_HEADER_LENGTH) {
+            if (Integer.compareUnsigned(headerLength, V3_MIN_HEADER_LENGTH) < 0) {
                 throw FormatException.invalid("header_length " + Integer.toUnsignedString(headerLength)
                         + " is shorter than the 104 bytes of a version 3 header");
             }
