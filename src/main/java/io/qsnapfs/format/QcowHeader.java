@@ -75,6 +75,11 @@ public record QcowHeader(
     /** Byte offset of nb_snapshots; it and snapshots_offset are updated together in one write. */
     public static final int NB_SNAPSHOTS_OFFSET = 60;
 
+    /** Feature kinds in the feature name table. */
+    public static final int FEATURE_INCOMPATIBLE = 0;
+    public static final int FEATURE_COMPATIBLE = 1;
+    public static final int FEATURE_AUTOCLEAR = 2;
+
     /** The number of header bytes needed to learn cluster_bits and the header length. */
     public static final int FIXED_PART = V3_MIN_HEADER_LENGTH;
 
@@ -151,7 +156,17 @@ public record QcowHeader(
 
     /** The name given to a feature bit by the image's feature name table, or null. */
     public String featureName(int kind, int bit) {
-        HeaderExtension e = extension(HeaderExtension.FEATURE_NAME_TABLE);
+        return featureName(extensions, kind, bit);
+    }
+
+    private static String featureName(List<HeaderExtension> extensions, int kind, int bit) {
+        HeaderExtension e = null;
+        for (HeaderExtension x : extensions) {
+            if (x.type() == HeaderExtension.FEATURE_NAME_TABLE) {
+                e = x;
+                break;
+            }
+        }
         if (e == null) {
             return null;
         }
@@ -245,10 +260,20 @@ public record QcowHeader(
 
         long unknown = incompatible & ~Features.INCOMPAT_KNOWN;
         if (unknown != 0) {
+            // Like QEMU, name the features from the image's own feature name table when it has one.
+            List<HeaderExtension> known;
+            try {
+                long end = backingFileOffset != 0 && Long.compareUnsigned(backingFileOffset, clusterSize) <= 0
+                        ? backingFileOffset : clusterSize;
+                known = parseExtensions(b, headerLength, Math.min(end, b.limit()));
+            } catch (FormatException e) {
+                known = List.of();
+            }
             List<String> names = new ArrayList<>();
             for (int bit = 0; bit < 64; bit++) {
                 if ((unknown & (1L << bit)) != 0) {
-                    names.add("bit " + bit);
+                    String featureName = featureName(known, FEATURE_INCOMPATIBLE, bit);
+                    names.add("bit " + bit + (featureName == null ? "" : " (" + featureName + ")"));
                 }
             }
             throw FormatException.unsupported("unknown incompatible feature " + String.join(", ", names)
