@@ -297,6 +297,11 @@ public record QcowHeader(
                     : "compression type " + Features.compressionName(compressionType)
                             + " is set without its incompatible feature bit");
         }
+        if ((incompatible & Features.INCOMPAT_EXTL2) != 0 && clusterBits < MIN_CLUSTER_BITS + 5) {
+            // 32 subclusters per cluster, each at least 512 bytes (QEMU: "Unsupported subcluster size").
+            throw FormatException.invalid("extended L2 entries need a cluster size of at least "
+                    + (1 << (MIN_CLUSTER_BITS + 5)) + " bytes (this image has " + clusterSize + ")");
+        }
         if (size < 0) {
             throw FormatException.invalid("virtual disk size " + Long.toUnsignedString(size) + " is too large");
         }
