@@ -341,7 +341,12 @@ public record QcowHeader(
             }
             byte[] name = new byte[backingFileSize];
             b.get((int) backingFileOffset, name);
-            backingFileName = new String(name, StandardCharsets.UTF_8);
+            // QEMU reads the name as a C string: a NUL byte ends it (and no path may contain one).
+            int length = 0;
+            while (length < name.length && name[length] != 0) {
+                length++;
+            }
+            backingFileName = new String(name, 0, length, StandardCharsets.UTF_8);
         }
 
         QcowHeader header = new QcowHeader(version, backingFileOffset, backingFileSize, clusterBits, size,
