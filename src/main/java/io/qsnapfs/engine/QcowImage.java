@@ -138,7 +138,7 @@ public final class QcowImage implements Closeable {
         long l1Bytes = Integer.toUnsignedLong(h.l1Size()) * 8;
         if (l1Bytes > 0 && h.l1TableOffset() > fileSize - l1Bytes) {
             throw ImageException.corrupt(name, "L1 table at " + Hex.of(h.l1TableOffset()) + " ("
-                    + l1Bytes + " bytes) lies beyond the end of the file (" + fileSize + " bytes)");
+                    + l1Bytes + " bytes) " + pastEnd(h.l1TableOffset(), fileSize) + " (" + fileSize + " bytes)");
         }
         long refcountBytes = Integer.toUnsignedLong(h.refcountTableClusters()) * h.clusterSize();
         if (refcountBytes == 0) {
@@ -146,12 +146,18 @@ public final class QcowImage implements Closeable {
         }
         if (h.refcountTableOffset() > fileSize - refcountBytes) {
             throw ImageException.corrupt(name, "refcount table at " + Hex.of(h.refcountTableOffset()) + " ("
-                    + refcountBytes + " bytes) lies beyond the end of the file (" + fileSize + " bytes)");
+                    + refcountBytes + " bytes) " + pastEnd(h.refcountTableOffset(), fileSize) + " (" + fileSize
+                    + " bytes)");
         }
         if (h.nbSnapshots() != 0 && h.snapshotsOffset() >= fileSize) {
             throw ImageException.corrupt(name, "snapshot table at " + Hex.of(h.snapshotsOffset())
                     + " lies beyond the end of the file (" + fileSize + " bytes)");
         }
+    }
+
+    /** Says whether a table that does not fit starts inside the file (cut off) or past its end. */
+    private static String pastEnd(long offset, long fileSize) {
+        return offset < fileSize ? "runs past the end of the file" : "lies beyond the end of the file";
     }
 
     public String name() {
@@ -279,7 +285,7 @@ public final class QcowImage implements Closeable {
         }
         if (offset > currentFileSize(offset + count * 8) - count * 8) {
             throw ImageException.corrupt(name, what + " at " + Hex.of(offset) + " (" + count * 8
-                    + " bytes) lies beyond the end of the file (" + fileSize + " bytes)");
+                    + " bytes) " + pastEnd(offset, fileSize) + " (" + fileSize + " bytes)");
         }
         long[] l1 = readLongs(offset, (int) count, what);
         for (int i = 0; i < l1.length; i++) {
@@ -298,7 +304,7 @@ public final class QcowImage implements Closeable {
             long clusterSize = header.clusterSize();
             if (offset > currentFileSize(offset + clusterSize) - clusterSize) {
                 throw ImageException.corrupt(name, "L2 table at " + Hex.of(offset)
-                        + " lies beyond the end of the file (" + fileSize + " bytes)");
+                        + " " + pastEnd(offset, fileSize) + " (" + fileSize + " bytes)");
             }
             return readLongs(offset, (int) (clusterSize / 8), "L2 table at " + Hex.of(offset));
         });
