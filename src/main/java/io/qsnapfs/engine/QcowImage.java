@@ -320,6 +320,10 @@ public final class QcowImage implements Closeable {
                         + " in an image with an external data file");
             }
             long length = L2Entry.compressedLength(entry, clusterBits);
+            if (offset < header.clusterSize()) {
+                throw ImageException.corrupt(name, "compressed cluster at " + Hex.of(offset)
+                        + " points into the image header");
+            }
             if (offset >= currentFileSize(offset + 1)) {
                 throw ImageException.corrupt(name, "compressed cluster at " + Hex.of(offset)
                         + " lies beyond the end of the file (" + fileSize + " bytes)");
