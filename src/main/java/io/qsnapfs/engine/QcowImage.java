@@ -209,9 +209,28 @@ public final class QcowImage implements Closeable {
      * little extra data, as in old v2 images) uses the image's current size, as QEMU does.
      */
     public Qcow2View snapshotView(SnapshotEntry snapshot) {
+        checkSnapshotDiskSize(snapshot);
         long[] l1 = readL1(snapshot.l1TableOffset(), snapshot.l1Size(),
                 "L1 table of snapshot " + snapshot.idString());
         return new Qcow2View(this, l1, snapshotDiskSize(snapshot), name + " snapshot " + snapshot.idString());
+    }
+
+    /**
+     * QEMU always gives a snapshot an L1 table that covers its disk (the active table, which covers
+     * the image's size, is copied when the snapshot is made). A recorded disk size beyond the
+     * snapshot's L1 table is corrupt, and would make a view of up to 2^63 bytes.
+     */
+    private void checkSnapshotDiskSize(SnapshotEntry snapshot) {
+        if (!snapshot.hasDiskSize()) {
+            return;
+        }
+        long needed = header.l1EntriesFor(snapshot.diskSize());
+        long entries = Integer.toUnsignedLong(snapshot.l1Size());
+        if (needed > entries) {
+            throw ImageException.corrupt(name, "snapshot " + snapshot.idString() + " has a disk size of "
+                    + snapshot.diskSize() + " bytes, which needs " + needed + " L1 entries, but its L1 table has only "
+                    + entries + " entries");
+        }
     }
 
     /** The disk size of a snapshot, falling back to the image's size when the entry has none. */
@@ -224,6 +243,7 @@ public final class QcowImage implements Closeable {
      * snapshot's L1 tree right after the disk area, at the first L1 entry past the disk.
      */
     public BlockSource vmStateView(SnapshotEntry snapshot) {
+        checkSnapshotDiskSize(snapshot);
         long start = header.l1EntriesFor(snapshotDiskSize(snapshot)) * header.bytesPerL1Entry();
         long length = snapshot.vmStateSize();
         long[] l1 = readL1(snapshot.l1TableOffset(), snapshot.l1Size(),
@@ -231,6 +251,14 @@ public final class QcowImage implements Closeable {
         if (length < 0 || start > Long.MAX_VALUE - length) {
             throw ImageException.corrupt(name, "snapshot " + snapshot.idString() + " has an invalid VM state size "
                     + Long.toUnsignedString(length));
+        }
+        // QEMU writes the VM state through the active L1 table, growing it as needed, before it copies
+        // that table for the snapshot: a VM state reaching past the snapshot's L1 table is corrupt.
+        long covered = l1.length * header.bytesPerL1Entry();
+        if (length > 0 && start + length > covered) {
+            throw ImageException.corrupt(name, "snapshot " + snapshot.idString() + " VM state of " + length
+                    + " bytes at guest offset " + Hex.of(start) + " runs past its L1 table of " + l1.length
+                    + " entries");
         }
         Qcow2View whole = new Qcow2View(this, l1, start + length, name + " snapshot " + snapshot.idString());
         return new SliceSource(whole, start, length, name + " snapshot " + snapshot.idString() + " VM state");
