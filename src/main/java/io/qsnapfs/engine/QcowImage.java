@@ -12,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.LongBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -86,6 +87,10 @@ public final class QcowImage implements Closeable {
             List<SnapshotEntry> snapshots = SnapshotTable.read(name, file, header, fileSize);
             if (header.hasDataFile()) {
                 Path dataPath = BackingChain.resolve(path, header.dataFileName());
+                if (!Files.exists(dataPath)) {
+                    throw ImageException.notFound(name, "external data file '" + header.dataFileName()
+                            + "' not found (looked at " + dataPath + ")");
+                }
                 try {
                     dataFile = ClusterFile.openReadOnly(dataPath);
                 } catch (IOException e) {
