@@ -361,7 +361,7 @@ public record QcowHeader(
         if (header.extension(HeaderExtension.FULL_DISK_ENCRYPTION) != null) {
             throw FormatException.unsupported("encrypted images are not supported (encryption header present)");
         }
-        if (header.hasDataFile() && header.dataFileName() == null) {
+        if (header.hasDataFile() && (header.dataFileName() == null || header.dataFileName().isEmpty())) {
             throw FormatException.unsupported("the image needs an external data file but its header does not name one");
         }
         return header;
