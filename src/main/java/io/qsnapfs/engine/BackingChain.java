@@ -123,19 +123,36 @@ public final class BackingChain {
         switch (format) {
             case "qcow2": {
                 QcowImage image = openQcow(path, this);
-                return new Backing(path, format, image, null, image.activeView());
+                try {
+                    return new Backing(path, format, image, null, image.activeView());
+                } catch (RuntimeException e) {
+                    image.close();
+                    throw e;
+                }
             }
             case "raw": {
+                ClusterFile raw = null;
                 try {
-                    ClusterFile raw = ClusterFile.openReadOnly(path);
+                    raw = ClusterFile.openReadOnly(path);
                     return new Backing(path, format, null, raw, new RawSource(raw, raw.size()));
                 } catch (IOException e) {
+                    closeQuietly(raw);
                     throw ImageException.io(imageName, "cannot open backing file " + path, e);
                 }
             }
             default:
                 throw ImageException.unsupported(imageName, "backing file format '" + format
                         + "' is not supported (only qcow2 and raw)");
+        }
+    }
+
+    private static void closeQuietly(ClusterFile file) {
+        if (file != null) {
+            try {
+                file.close();
+            } catch (IOException ignored) {
+                // already failing; the first error is the one worth reporting
+            }
         }
     }
 

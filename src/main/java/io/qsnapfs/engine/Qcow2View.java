@@ -207,7 +207,9 @@ public final class Qcow2View implements BlockSource {
                     + " points into the image header");
         }
         long hostPos = host + inCluster;
-        if (hostPos >= image.dataFileSize(hostPos + 1)) {
+        // The cluster's start decides, not the byte asked for: a cluster cut off by the end of the
+        // file reads as data then zeros (like QEMU) whatever the size of the reads.
+        if (host >= image.dataFileSize(host + 1)) {
             throw ImageException.corrupt(image.name(), "data cluster at " + Hex.of(host) + " for guest offset "
                     + Hex.of(guest) + " lies beyond the end of the file");
         }

@@ -12,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.LongBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -86,6 +87,10 @@ public final class QcowImage implements Closeable {
             List<SnapshotEntry> snapshots = SnapshotTable.read(name, file, header, fileSize);
             if (header.hasDataFile()) {
                 Path dataPath = BackingChain.resolve(path, header.dataFileName());
+                if (!Files.exists(dataPath)) {
+                    throw ImageException.notFound(name, "external data file '" + header.dataFileName()
+                            + "' not found (looked at " + dataPath + ")");
+                }
                 try {
                     dataFile = ClusterFile.openReadOnly(dataPath);
                 } catch (IOException e) {
@@ -138,7 +143,7 @@ public final class QcowImage implements Closeable {
         long l1Bytes = Integer.toUnsignedLong(h.l1Size()) * 8;
         if (l1Bytes > 0 && h.l1TableOffset() > fileSize - l1Bytes) {
             throw ImageException.corrupt(name, "L1 table at " + Hex.of(h.l1TableOffset()) + " ("
-                    + l1Bytes + " bytes) lies beyond the end of the file (" + fileSize + " bytes)");
+                    + l1Bytes + " bytes) " + pastEnd(h.l1TableOffset(), fileSize) + " (" + fileSize + " bytes)");
         }
         long refcountBytes = Integer.toUnsignedLong(h.refcountTableClusters()) * h.clusterSize();
         if (refcountBytes == 0) {
@@ -146,12 +151,18 @@ public final class QcowImage implements Closeable {
         }
         if (h.refcountTableOffset() > fileSize - refcountBytes) {
             throw ImageException.corrupt(name, "refcount table at " + Hex.of(h.refcountTableOffset()) + " ("
-                    + refcountBytes + " bytes) lies beyond the end of the file (" + fileSize + " bytes)");
+                    + refcountBytes + " bytes) " + pastEnd(h.refcountTableOffset(), fileSize) + " (" + fileSize
+                    + " bytes)");
         }
         if (h.nbSnapshots() != 0 && h.snapshotsOffset() >= fileSize) {
             throw ImageException.corrupt(name, "snapshot table at " + Hex.of(h.snapshotsOffset())
                     + " lies beyond the end of the file (" + fileSize + " bytes)");
         }
+    }
+
+    /** Says whether a table that does not fit starts inside the file (cut off) or past its end. */
+    private static String pastEnd(long offset, long fileSize) {
+        return offset < fileSize ? "runs past the end of the file" : "lies beyond the end of the file";
     }
 
     public String name() {
@@ -203,9 +214,28 @@ public final class QcowImage implements Closeable {
      * little extra data, as in old v2 images) uses the image's current size, as QEMU does.
      */
     public Qcow2View snapshotView(SnapshotEntry snapshot) {
+        checkSnapshotDiskSize(snapshot);
         long[] l1 = readL1(snapshot.l1TableOffset(), snapshot.l1Size(),
                 "L1 table of snapshot " + snapshot.idString());
         return new Qcow2View(this, l1, snapshotDiskSize(snapshot), name + " snapshot " + snapshot.idString());
+    }
+
+    /**
+     * QEMU always gives a snapshot an L1 table that covers its disk (the active table, which covers
+     * the image's size, is copied when the snapshot is made). A recorded disk size beyond the
+     * snapshot's L1 table is corrupt, and would make a view of up to 2^63 bytes.
+     */
+    private void checkSnapshotDiskSize(SnapshotEntry snapshot) {
+        if (!snapshot.hasDiskSize()) {
+            return;
+        }
+        long needed = header.l1EntriesFor(snapshot.diskSize());
+        long entries = Integer.toUnsignedLong(snapshot.l1Size());
+        if (needed > entries) {
+            throw ImageException.corrupt(name, "snapshot " + snapshot.idString() + " has a disk size of "
+                    + snapshot.diskSize() + " bytes, which needs " + needed + " L1 entries, but its L1 table has only "
+                    + entries + " entries");
+        }
     }
 
     /** The disk size of a snapshot, falling back to the image's size when the entry has none. */
@@ -218,6 +248,7 @@ public final class QcowImage implements Closeable {
      * snapshot's L1 tree right after the disk area, at the first L1 entry past the disk.
      */
     public BlockSource vmStateView(SnapshotEntry snapshot) {
+        checkSnapshotDiskSize(snapshot);
         long start = header.l1EntriesFor(snapshotDiskSize(snapshot)) * header.bytesPerL1Entry();
         long length = snapshot.vmStateSize();
         long[] l1 = readL1(snapshot.l1TableOffset(), snapshot.l1Size(),
@@ -225,6 +256,14 @@ public final class QcowImage implements Closeable {
         if (length < 0 || start > Long.MAX_VALUE - length) {
             throw ImageException.corrupt(name, "snapshot " + snapshot.idString() + " has an invalid VM state size "
                     + Long.toUnsignedString(length));
+        }
+        // QEMU writes the VM state through the active L1 table, growing it as needed, before it copies
+        // that table for the snapshot: a VM state reaching past the snapshot's L1 table is corrupt.
+        long covered = l1.length * header.bytesPerL1Entry();
+        if (length > 0 && start + length > covered) {
+            throw ImageException.corrupt(name, "snapshot " + snapshot.idString() + " VM state of " + length
+                    + " bytes at guest offset " + Hex.of(start) + " runs past its L1 table of " + l1.length
+                    + " entries");
         }
         Qcow2View whole = new Qcow2View(this, l1, start + length, name + " snapshot " + snapshot.idString());
         return new SliceSource(whole, start, length, name + " snapshot " + snapshot.idString() + " VM state");
@@ -279,7 +318,7 @@ public final class QcowImage implements Closeable {
         }
         if (offset > currentFileSize(offset + count * 8) - count * 8) {
             throw ImageException.corrupt(name, what + " at " + Hex.of(offset) + " (" + count * 8
-                    + " bytes) lies beyond the end of the file (" + fileSize + " bytes)");
+                    + " bytes) " + pastEnd(offset, fileSize) + " (" + fileSize + " bytes)");
         }
         long[] l1 = readLongs(offset, (int) count, what);
         for (int i = 0; i < l1.length; i++) {
@@ -298,7 +337,7 @@ public final class QcowImage implements Closeable {
             long clusterSize = header.clusterSize();
             if (offset > currentFileSize(offset + clusterSize) - clusterSize) {
                 throw ImageException.corrupt(name, "L2 table at " + Hex.of(offset)
-                        + " lies beyond the end of the file (" + fileSize + " bytes)");
+                        + " " + pastEnd(offset, fileSize) + " (" + fileSize + " bytes)");
             }
             return readLongs(offset, (int) (clusterSize / 8), "L2 table at " + Hex.of(offset));
         });
@@ -314,6 +353,10 @@ public final class QcowImage implements Closeable {
                         + " in an image with an external data file");
             }
             long length = L2Entry.compressedLength(entry, clusterBits);
+            if (offset < header.clusterSize()) {
+                throw ImageException.corrupt(name, "compressed cluster at " + Hex.of(offset)
+                        + " points into the image header");
+            }
             if (offset >= currentFileSize(offset + 1)) {
                 throw ImageException.corrupt(name, "compressed cluster at " + Hex.of(offset)
                         + " lies beyond the end of the file (" + fileSize + " bytes)");

@@ -75,6 +75,11 @@ public record QcowHeader(
     /** Byte offset of nb_snapshots; it and snapshots_offset are updated together in one write. */
     public static final int NB_SNAPSHOTS_OFFSET = 60;
 
+    /** Feature kinds in the feature name table. */
+    public static final int FEATURE_INCOMPATIBLE = 0;
+    public static final int FEATURE_COMPATIBLE = 1;
+    public static final int FEATURE_AUTOCLEAR = 2;
+
     /** The number of header bytes needed to learn cluster_bits and the header length. */
     public static final int FIXED_PART = V3_MIN_HEADER_LENGTH;
 
@@ -151,7 +156,17 @@ public record QcowHeader(
 
     /** The name given to a feature bit by the image's feature name table, or null. */
     public String featureName(int kind, int bit) {
-        HeaderExtension e = extension(HeaderExtension.FEATURE_NAME_TABLE);
+        return featureName(extensions, kind, bit);
+    }
+
+    private static String featureName(List<HeaderExtension> extensions, int kind, int bit) {
+        HeaderExtension e = null;
+        for (HeaderExtension x : extensions) {
+            if (x.type() == HeaderExtension.FEATURE_NAME_TABLE) {
+                e = x;
+                break;
+            }
+        }
         if (e == null) {
             return null;
         }
@@ -181,6 +196,8 @@ public record QcowHeader(
         if (b.getInt(base) != MAGIC) {
             throw FormatException.invalid("not a qcow2 image (bad magic " + Hex.of(b.getInt(base) & 0xffffffffL) + ")");
         }
+        // Before cluster_bits: a version 1 (qcow) header has other fields at byte 20.
+        checkVersion(b.getInt(base + 4));
         int clusterBits = b.getInt(base + 20);
         if (clusterBits < MIN_CLUSTER_BITS || clusterBits > MAX_CLUSTER_BITS) {
             throw FormatException.invalid("cluster_bits " + Integer.toUnsignedString(clusterBits)
@@ -199,10 +216,6 @@ public record QcowHeader(
         int clusterBits = peekClusterBits(b);
         long clusterSize = 1L << clusterBits;
         int version = b.getInt(4);
-        if (version != 2 && version != 3) {
-            throw FormatException.unsupported("qcow2 version " + Integer.toUnsignedString(version)
-                    + " is not supported (only 2 and 3)");
-        }
         long backingFileOffset = b.getLong(8);
         int backingFileSize = b.getInt(16);
         long size = b.getLong(24);
@@ -229,7 +242,7 @@ public record QcowHeader(
             autoclear = b.getLong(88);
             refcountOrder = b.getInt(96);
             headerLength = b.getInt(100);
-            if (headerLength < V3_MIN_HEADER_LENGTH) {
+            if (Integer.compareUnsigned(headerLength, V3_MIN_HEADER_LENGTH) < 0) {
                 throw FormatException.invalid("header_length " + Integer.toUnsignedString(headerLength)
                         + " is shorter than the 104 bytes of a version 3 header");
             }
@@ -247,10 +260,20 @@ public record QcowHeader(
 
         long unknown = incompatible & ~Features.INCOMPAT_KNOWN;
         if (unknown != 0) {
+            // Like QEMU, name the features from the image's own feature name table when it has one.
+            List<HeaderExtension> known;
+            try {
+                long end = backingFileOffset != 0 && Long.compareUnsigned(backingFileOffset, clusterSize) <= 0
+                        ? backingFileOffset : clusterSize;
+                known = parseExtensions(b, headerLength, Math.min(end, b.limit()));
+            } catch (FormatException e) {
+                known = List.of();
+            }
             List<String> names = new ArrayList<>();
             for (int bit = 0; bit < 64; bit++) {
                 if ((unknown & (1L << bit)) != 0) {
-                    names.add("bit " + bit);
+                    String featureName = featureName(known, FEATURE_INCOMPATIBLE, bit);
+                    names.add("bit " + bit + (featureName == null ? "" : " (" + featureName + ")"));
                 }
             }
             throw FormatException.unsupported("unknown incompatible feature " + String.join(", ", names)
@@ -273,6 +296,11 @@ public record QcowHeader(
                     ? "compression type feature bit is set but the compression type is zlib"
                     : "compression type " + Features.compressionName(compressionType)
                             + " is set without its incompatible feature bit");
+        }
+        if ((incompatible & Features.INCOMPAT_EXTL2) != 0 && clusterBits < MIN_CLUSTER_BITS + 5) {
+            // 32 subclusters per cluster, each at least 512 bytes (QEMU: "Unsupported subcluster size").
+            throw FormatException.invalid("extended L2 entries need a cluster size of at least "
+                    + (1 << (MIN_CLUSTER_BITS + 5)) + " bytes (this image has " + clusterSize + ")");
         }
         if (size < 0) {
             throw FormatException.invalid("virtual disk size " + Long.toUnsignedString(size) + " is too large");
@@ -313,7 +341,12 @@ public record QcowHeader(
             }
             byte[] name = new byte[backingFileSize];
             b.get((int) backingFileOffset, name);
-            backingFileName = new String(name, StandardCharsets.UTF_8);
+            // QEMU reads the name as a C string: a NUL byte ends it (and no path may contain one).
+            int length = 0;
+            while (length < name.length && name[length] != 0) {
+                length++;
+            }
+            backingFileName = new String(name, 0, length, StandardCharsets.UTF_8);
         }
 
         QcowHeader header = new QcowHeader(version, backingFileOffset, backingFileSize, clusterBits, size,
@@ -328,10 +361,17 @@ public record QcowHeader(
         if (header.extension(HeaderExtension.FULL_DISK_ENCRYPTION) != null) {
             throw FormatException.unsupported("encrypted images are not supported (encryption header present)");
         }
-        if (header.hasDataFile() && header.dataFileName() == null) {
+        if (header.hasDataFile() && (header.dataFileName() == null || header.dataFileName().isEmpty())) {
             throw FormatException.unsupported("the image needs an external data file but its header does not name one");
         }
         return header;
+    }
+
+    private static void checkVersion(int version) throws FormatException {
+        if (version != 2 && version != 3) {
+            throw FormatException.unsupported("qcow2 version " + Integer.toUnsignedString(version)
+                    + " is not supported (only 2 and 3)");
+        }
     }
 
     private static void checkAligned(String what, long offset, long clusterSize, boolean used)

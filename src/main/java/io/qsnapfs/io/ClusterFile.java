@@ -4,6 +4,8 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
@@ -27,6 +29,10 @@ public final class ClusterFile implements Closeable {
     }
 
     public static ClusterFile openReadOnly(Path path) throws IOException {
+        // Linux opens a directory read-only without complaint; only reading it fails, much later.
+        if (Files.isDirectory(path)) {
+            throw new FileSystemException(path.toString(), null, "Is a directory");
+        }
         return new ClusterFile(path, FileChannel.open(path, StandardOpenOption.READ));
     }
 

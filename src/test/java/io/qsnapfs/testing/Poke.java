@@ -1,0 +1,100 @@
+package io.qsnapfs.testing;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Damages an image on purpose: writes one big-endian field at a byte offset, or cuts the file
+ * short. Reads fields the same way, so a test can find the offset it wants to poke (the L1 table
+ * from the header, an L2 table from the L1 table, and so on).
+ */
+public final class Poke {
+    private Poke() {
+    }
+
+    public static void u8(Path file, long offset, int value) {
+        write(file, offset, ByteBuffer.allocate(1).put(0, (byte) value));
+    }
+
+    public static void u16(Path file, long offset, int value) {
+        write(file, offset, ByteBuffer.allocate(2).putShort(0, (short) value));
+    }
+
+    public static void u32(Path file, long offset, long value) {
+        write(file, offset, ByteBuffer.allocate(4).putInt(0, (int) value));
+    }
+
+    public static void u64(Path file, long offset, long value) {
+        write(file, offset, ByteBuffer.allocate(8).putLong(0, value));
+    }
+
+    public static void bytes(Path file, long offset, byte[] data) {
+        write(file, offset, ByteBuffer.wrap(data));
+    }
+
+    /** Cuts the file to {@code length} bytes. */
+    public static void truncate(Path file, long length) {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            ch.truncate(length);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public static int readU8(Path file, long offset) {
+        return read(file, offset, 1).get(0) & 0xff;
+    }
+
+    public static int readU16(Path file, long offset) {
+        return read(file, offset, 2).getShort(0) & 0xffff;
+    }
+
+    public static long readU32(Path file, long offset) {
+        return read(file, offset, 4).getInt(0) & 0xffffffffL;
+    }
+
+    public static long readU64(Path file, long offset) {
+        return read(file, offset, 8).getLong(0);
+    }
+
+    public static byte[] readBytes(Path file, long offset, int length) {
+        byte[] out = new byte[length];
+        read(file, offset, length).get(0, out);
+        return out;
+    }
+
+    private static void write(Path file, long offset, ByteBuffer data) {
+        ByteBuffer b = data.duplicate().order(ByteOrder.BIG_ENDIAN);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            long pos = offset;
+            while (b.hasRemaining()) {
+                pos += ch.write(b, pos);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static ByteBuffer read(Path file, long offset, int length) {
+        ByteBuffer b = ByteBuffer.allocate(length).order(ByteOrder.BIG_ENDIAN);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long pos = offset;
+            while (b.hasRemaining()) {
+                int n = ch.read(b, pos);
+                if (n < 0) {
+                    throw new IllegalArgumentException(file + ": " + length + " bytes at " + offset
+                            + " run past the end of the file");
+                }
+                pos += n;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return b;
+    }
+}
