@@ -53,6 +53,7 @@ class RefcountsTest {
             assertEquals(bits > 1 ? 2 : 1, r.getAt(l2Cluster * 4096 + 100));
             assertEquals(RefcountBlockLimits.max(bits), r.refcountMax());
         }
+        QemuCheckOracle.assertCleanLikeQemu(img);
     }
 
     @Test
