@@ -92,6 +92,7 @@ public final class ConsistencyCheck {
 
     private ClusterTally tally;
     private long snapshotTableSize;
+    private boolean storedUnreadable;
     private long checkErrors;
     private long corruptions;
     private long leaks;
@@ -510,8 +511,8 @@ public final class ConsistencyCheck {
             if (l2Offset == 0) {
                 continue;
             }
-            Long refcount = stored(refcounts, l2Offset >>> clusterBits);
-            if (refcount == null) {
+            long refcount = stored(refcounts, l2Offset >>> clusterBits);
+            if (storedUnreadable) {
                 continue; // an unreadable refcount block; already reported by the comparison
             }
             if ((refcount == 1) != ((l1Entry & L2Entry.COPIED) != 0)) {
@@ -525,8 +526,8 @@ public final class ConsistencyCheck {
                 if (type != ClusterType.NORMAL && type != ClusterType.ZERO_ALLOC) {
                     continue;
                 }
-                Long rc = dataFile ? Long.valueOf(1) : stored(refcounts, (entry & L2Entry.OFFSET_MASK) >>> clusterBits);
-                if (rc == null) {
+                long rc = dataFile ? 1 : stored(refcounts, (entry & L2Entry.OFFSET_MASK) >>> clusterBits);
+                if (!dataFile && storedUnreadable) {
                     continue;
                 }
                 if ((rc == 1) != ((entry & L2Entry.COPIED) != 0)) {
@@ -537,13 +538,18 @@ public final class ConsistencyCheck {
         }
     }
 
-    /** A stored refcount, or null when its refcount block cannot be used (misaligned). */
-    private static Long stored(Refcounts refcounts, long cluster) {
+    /**
+     * A stored refcount; sets {@link #storedUnreadable} when its refcount block cannot be used
+     * (misaligned), as QEMU then skips the entry silently.
+     */
+    private long stored(Refcounts refcounts, long cluster) {
+        storedUnreadable = false;
         try {
             return refcounts.get(cluster);
         } catch (ImageException e) {
             if (e.kind() == ImageException.Kind.CORRUPT) {
-                return null;
+                storedUnreadable = true;
+                return 0;
             }
             throw e;
         }

@@ -38,6 +38,11 @@ public final class Refcounts {
     /** Read like QEMU does, zeros past the end of the file, instead of refusing (for the check). */
     private final boolean padPastEnd;
     private volatile long fileSize;
+    /** The block used last, checked before the map. */
+    private volatile LastBlock last;
+
+    private record LastBlock(long offset, byte[] data) {
+    }
 
     private Refcounts(String name, ClusterFile file, QcowHeader header, long[] table, long fileSize,
             boolean padPastEnd, long cacheBytes) {
@@ -174,9 +179,14 @@ public final class Refcounts {
     }
 
     private byte[] block(int tableIndex, long blockOffset) {
+        LastBlock recent = last;
+        if (recent != null && recent.offset == blockOffset) {
+            return recent.data; // lookups mostly run along the file: skip the map (and boxing)
+        }
         synchronized (cache) {
             byte[] b = cache.get(blockOffset);
             if (b != null) {
+                last = new LastBlock(blockOffset, b);
                 return b;
             }
         }
@@ -190,6 +200,7 @@ public final class Refcounts {
                     + " lies beyond the end of the file (" + fileSize + " bytes)");
         }
         byte[] b = readPadded(blockOffset);
+        last = new LastBlock(blockOffset, b);
         synchronized (cache) {
             cache.put(blockOffset, b);
             while (cache.size() > cacheCapacity) {
@@ -231,9 +242,11 @@ public final class Refcounts {
 
     /** For a writer: the block at {@code blockOffset} now holds {@code contents} on disk. */
     void blockWritten(long blockOffset, byte[] contents) {
+        byte[] copy = contents.clone();
         synchronized (cache) {
-            cache.put(blockOffset, contents.clone());
+            cache.put(blockOffset, copy);
         }
+        last = new LastBlock(blockOffset, copy);
     }
 
     /** For a writer: table entry {@code index} now holds {@code entry} on disk. */
