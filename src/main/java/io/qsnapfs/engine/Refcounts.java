@@ -19,8 +19,10 @@ import java.util.LinkedHashMap;
  * image. Lookups are thread-safe.
  *
  * <p>This class only reads. A writer that allocates clusters or changes refcounts belongs beside
- * it: it writes blocks and table entries to the file and then tells this reader with
- * {@link #blockWritten} and {@link #tableEntryWritten}, so both always agree with the disk.
+ * it: under its own lock it writes blocks and table entries to the file and then tells this
+ * reader with {@link #blockWritten} and {@link #tableEntryWritten}, so both agree with the disk
+ * (a lookup racing with such an update sees the old or the new value). A writer that moves or
+ * grows the table itself makes a new instance once the header points to the new table.
  */
 public final class Refcounts {
     /** Bytes of refcount blocks cached per image (at least 16 blocks). */
@@ -200,16 +202,20 @@ public final class Refcounts {
                     + " lies beyond the end of the file (" + fileSize + " bytes)");
         }
         byte[] b = readPadded(blockOffset);
-        last = new LastBlock(blockOffset, b);
+        remember(blockOffset, b);
+        return b;
+    }
+
+    private void remember(long blockOffset, byte[] block) {
         synchronized (cache) {
-            cache.put(blockOffset, b);
+            cache.put(blockOffset, block);
             while (cache.size() > cacheCapacity) {
                 var it = cache.entrySet().iterator();
                 it.next();
                 it.remove();
             }
+            last = new LastBlock(blockOffset, block);
         }
-        return b;
     }
 
     /**
@@ -242,11 +248,7 @@ public final class Refcounts {
 
     /** For a writer: the block at {@code blockOffset} now holds {@code contents} on disk. */
     void blockWritten(long blockOffset, byte[] contents) {
-        byte[] copy = contents.clone();
-        synchronized (cache) {
-            cache.put(blockOffset, copy);
-        }
-        last = new LastBlock(blockOffset, copy);
+        remember(blockOffset, contents.clone());
     }
 
     /** For a writer: table entry {@code index} now holds {@code entry} on disk. */

@@ -203,6 +203,29 @@ class ConsistencyCheckTest {
         assertCleanLikeQemu(img);
     }
 
+    @Test
+    void halfAMillionClustersCheckQuickly() throws IOException {
+        Path raw = dir.resolve("ones.raw");
+        byte[] mib = new byte[1 << 20];
+        java.util.Arrays.fill(mib, (byte) 1);
+        try (var out = Files.newOutputStream(raw)) {
+            for (int i = 0; i < 256; i++) {
+                out.write(mib);
+            }
+        }
+        Path img = dir.resolve("many.qcow2");
+        Qemu.img("convert", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=512", raw.toString(), img.toString());
+        Files.delete(raw);
+        Qemu.snapshot(img, "s");
+        Qemu.io(img, "write -P 2 0 4M");
+        long start = System.nanoTime();
+        CheckResult ours = ConsistencyCheck.run(img);
+        long millis = (System.nanoTime() - start) / 1_000_000;
+        assertEquals(524288, ours.allocatedClusters());
+        assertTrue(millis < 20_000, "check took " + millis + " ms");
+        assertCleanLikeQemu(img);
+    }
+
     // ---- planted faults -------------------------------------------------------------------
 
     @Test
