@@ -120,7 +120,7 @@ public final class QcowImage implements Closeable {
         }
     }
 
-    private static QcowHeader readHeader(String name, ClusterFile file, long fileSize) throws IOException {
+    static QcowHeader readHeader(String name, ClusterFile file, long fileSize) throws IOException {
         try {
             int first = (int) Math.min(fileSize, 4096);
             ByteBuffer start = file.read(0, first);
