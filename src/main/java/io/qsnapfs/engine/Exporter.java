@@ -36,7 +36,7 @@ public final class Exporter {
     /** Guest bytes translated per {@code map} call (and per progress report). */
     public static final long DEFAULT_CHUNK = 64L << 20;
     /** Chunks copied at once into a regular file (each by its own thread, with its own descriptor). */
-    public static final int DEFAULT_STREAMS = 4;
+    public static final int DEFAULT_STREAMS = 2;
 
     private static final int ZERO_BUFFER = 1 << 20;
 
@@ -95,14 +95,19 @@ public final class Exporter {
         }
         // Opened once through NIO first: its errors name the file and say why (no such directory...).
         FileChannel.open(out, StandardOpenOption.CREATE, StandardOpenOption.WRITE).close();
+        // Truncated and sized through a descriptor of its own, closed before anything is written:
+        // ext4 starts write-back of a file that was truncated to zero when that descriptor closes
+        // (auto_da_alloc), which would make the export wait for gigabytes to reach the disk.
         try (RandomAccessFile file = new RandomAccessFile(out.toFile(), "rw")) {
             file.setLength(0);
             file.setLength(source.size());
-            if (streams == 1 || source.size() <= chunkSize) {
-                copy(file.getChannel(), true, progress);
-            } else {
-                copyInParallel(out, progress);
+        }
+        if (streams == 1 || source.size() <= chunkSize) {
+            try (FileChannel channel = FileChannel.open(out, StandardOpenOption.WRITE)) {
+                copy(channel, true, progress);
             }
+        } else {
+            copyInParallel(out, progress);
         }
     }
 
