@@ -77,8 +77,8 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
 
     private void toStandardOutput(Exporter exporter, BlockSource source) throws IOException {
         if (streams().interactive()) {
-            throw new CliException("refusing to write the raw disk of " + source.describe()
-                    + " to a terminal; give a file name or redirect standard output");
+            throw new CliException(source.describe() + ": refusing to write a raw disk to a terminal;"
+                    + " name an output file or redirect standard output");
         }
         try (ExportProgress progress = ExportProgress.start(streams(), "export", source.size(), quiet)) {
             exporter.toChannel(Channels.newChannel(streams().out()), progress);

@@ -1,5 +1,7 @@
 package io.qsnapfs.cli;
 
+import io.qsnapfs.format.Hex;
+import io.qsnapfs.format.SnapshotEntry;
 import java.io.PrintStream;
 import java.time.ZoneId;
 import java.util.List;
@@ -12,7 +14,7 @@ final class InfoText {
     private InfoText() {
     }
 
-    static void write(PrintStream out, ImageInfo info, List<io.qsnapfs.format.SnapshotEntry> entries, ZoneId zone) {
+    static void write(PrintStream out, ImageInfo info, List<SnapshotEntry> entries, ZoneId zone) {
         out.print("image: " + info.file() + "\n");
         out.print("path: " + info.path() + "\n");
         out.print("file format: " + info.format() + "\n");
@@ -63,7 +65,7 @@ final class InfoText {
     }
 
     private static String features(ImageInfo.FeatureSet f) {
-        StringBuilder s = new StringBuilder(io.qsnapfs.format.Hex.of(f.value()));
+        StringBuilder s = new StringBuilder(Hex.of(f.value()));
         if (!f.bits().isEmpty()) {
             s.append(" (");
             for (int i = 0; i < f.bits().size(); i++) {

@@ -10,9 +10,11 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.Spec;
 
 /**
  * The {@code qsnapfs} command: reads qcow2 images and their internal snapshots. Each operation is a
@@ -33,8 +35,8 @@ public final class Main implements Callable<Integer> {
             description = "Print the stack trace of an error, for bug reports.")
     private boolean debug;
 
-    @picocli.CommandLine.Spec
-    private picocli.CommandLine.Model.CommandSpec spec;
+    @Spec
+    private CommandSpec spec;
 
     Main(Streams streams) {
         this.streams = streams;

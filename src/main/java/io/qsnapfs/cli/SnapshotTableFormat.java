@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -98,7 +99,7 @@ final class SnapshotTableFormat {
         while (n < stored.length && n < max && stored[n] != 0) {
             n++;
         }
-        return java.util.Arrays.copyOf(stored, n);
+        return Arrays.copyOf(stored, n);
     }
 
     private static byte[] ascii(String s) {

@@ -170,6 +170,27 @@ class ExportTest {
     }
 
     @Test
+    void atATerminalProgressGoesToStandardErrorAndStandardOutputIsRefused() throws Exception {
+        Path img = Qemu.create(dir.resolve("tty.qcow2"), "4M", "");
+        Qemu.snapshot(img, "s");
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        Streams terminal = new Streams(new java.io.PrintStream(out, true), new java.io.PrintStream(err, true), true);
+        assertEquals(0, Main.run(terminal, "export", img.toString(), "-s", "s", dir.resolve("tty.raw").toString()));
+        assertEquals(0, out.size());
+        assertTrue(err.toString().contains("100%"), err.toString());
+
+        err.reset();
+        assertEquals(0, Main.run(terminal, "export", "-q", img.toString(), "-s", "s", dir.resolve("q.raw").toString()));
+        assertEquals("", err.toString(), "--quiet");
+
+        assertEquals(1, Main.run(terminal, "export", img.toString(), "-s", "s", "-"));
+        assertEquals("qsnapfs: tty.qcow2 snapshot 1: refusing to write a raw disk to a terminal;"
+                + " name an output file or redirect standard output\n", err.toString());
+        assertEquals(0, out.size());
+    }
+
+    @Test
     void refusesToOverwriteTheImageOrItsBackingFile() throws Exception {
         Path base = Qemu.create(dir.resolve("keep-base.qcow2"), "4M", "");
         Path img = dir.resolve("keep.qcow2");
