@@ -32,9 +32,10 @@ final class ExportProgress implements Exporter.Progress, AutoCloseable {
         return new ExportProgress(bar);
     }
 
+    /** Reports from several copy streams may arrive out of order; the bar only moves forward. */
     @Override
-    public void copied(long done, long total) {
-        if (bar != null) {
+    public synchronized void copied(long done, long total) {
+        if (bar != null && done > bar.getCurrent()) {
             bar.stepTo(done);
         }
     }
