@@ -63,7 +63,32 @@ public class ImageException extends RuntimeException {
     }
 
     public static ImageException io(String image, String what, Throwable cause) {
-        String reason = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
-        return new ImageException(Kind.IO, image + ": " + what + ": " + reason, cause);
+        return new ImageException(Kind.IO, image + ": " + what + ": " + reason(cause), cause);
+    }
+
+    /**
+     * What went wrong, in the operating system's words. The java.nio.file exceptions carry only the
+     * file name as their message (a missing file reads "x.qcow2", not why); they get the reason the
+     * C library would print instead.
+     */
+    public static String reason(Throwable cause) {
+        if (cause instanceof java.nio.file.FileSystemException fse) {
+            if (fse.getReason() != null) {
+                return fse.getReason();
+            }
+            if (fse instanceof java.nio.file.NoSuchFileException) {
+                return "No such file or directory";
+            }
+            if (fse instanceof java.nio.file.AccessDeniedException) {
+                return "Permission denied";
+            }
+            if (fse instanceof java.nio.file.NotDirectoryException) {
+                return "Not a directory";
+            }
+            if (fse instanceof java.nio.file.FileAlreadyExistsException) {
+                return "File exists";
+            }
+        }
+        return cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
     }
 }

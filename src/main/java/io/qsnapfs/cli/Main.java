@@ -1,0 +1,86 @@
+package io.qsnapfs.cli;
+
+import java.io.BufferedOutputStream;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.OutputStreamWriter;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.Spec;
+
+/**
+ * The {@code qsnapfs} command: reads qcow2 images and their internal snapshots. Each operation is a
+ * subcommand ({@code info}, {@code snapshot list}, {@code export}); new ones are added to the
+ * {@code subcommands} list here, or to {@link SnapshotCommand} for {@code snapshot} operations.
+ *
+ * <p>Exit status: 0 on success, 1 when the command failed (one line on standard error names the
+ * image and the problem), 2 for a usage error.
+ */
+@Command(name = "qsnapfs", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+        description = "Reads qcow2 disk images and their internal snapshots.",
+        subcommands = {InfoCommand.class, SnapshotCommand.class, ExportCommand.class},
+        footer = {"", "Exit status: 0 on success, 1 if the command failed, 2 for a usage error."})
+public final class Main implements Callable<Integer> {
+    private final Streams streams;
+
+    @Option(names = "--debug", scope = ScopeType.INHERIT,
+            description = "Print the stack trace of an error, for bug reports.")
+    private boolean debug;
+
+    @Spec
+    private CommandSpec spec;
+
+    Main(Streams streams) {
+        this.streams = streams;
+    }
+
+    Streams streams() {
+        return streams;
+    }
+
+    boolean debug() {
+        return debug;
+    }
+
+    @Override
+    public Integer call() {
+        throw new ParameterException(spec.commandLine(), "Missing command");
+    }
+
+    /** Runs the command line against the given streams, as a non-interactive session; returns the exit status. */
+    public static int run(PrintStream out, PrintStream err, String... args) {
+        return run(new Streams(out, err, false), args);
+    }
+
+    /** Runs the command line; returns the exit status. */
+    public static int run(Streams streams, String... args) {
+        Main main = new Main(streams);
+        CommandLine cl = new CommandLine(main);
+        cl.setOut(new PrintWriter(new OutputStreamWriter(streams.out(), StandardCharsets.UTF_8), true));
+        cl.setErr(new PrintWriter(new OutputStreamWriter(streams.err(), StandardCharsets.UTF_8), true));
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        cl.setExecutionExceptionHandler(new ErrorReporter(main));
+        int status = cl.execute(args);
+        cl.getOut().flush();
+        cl.getErr().flush();
+        streams.out().flush();
+        streams.err().flush();
+        return status;
+    }
+
+    public static void main(String[] args) {
+        PrintStream out = new PrintStream(new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16),
+                false, StandardCharsets.UTF_8);
+        PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8);
+        int status = run(new Streams(out, err, System.console() != null), args);
+        System.exit(status);
+    }
+}
