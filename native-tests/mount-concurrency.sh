@@ -4,7 +4,7 @@ source "$(dirname "$0")/lib.bash"
 D=$T/images; M=$T/mnt; mkdir -p "$D" "$M"
 qemu-img create -q -f qcow2 -o cluster_size=4k "$D/vm.qcow2" 96M
 for i in 1 2 3 4; do
-  qemu-io -f qcow2 -c "write -P $((i * 17)) $(( (i - 1) * 8 ))M 40M" -c "write -c -P $i 90M 64k" "$D/vm.qcow2" >/dev/null
+  qemu-io -f qcow2 -c "write -P $((i * 17)) $(( (i - 1) * 8 ))M 40M" -c "write -c -P $i $((80 + i))M 64k" "$D/vm.qcow2" >/dev/null
   qemu-img snapshot -c "s$i" "$D/vm.qcow2"
   oracle "$D/vm.qcow2" "$i" "$T/s$i.raw"
 done

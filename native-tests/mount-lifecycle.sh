@@ -40,8 +40,9 @@ qs_mount "$D" "$M"; pid=$(daemon_pid "$M")
 kill -KILL "$pid"
 gone "$pid" "SIGKILL"; usable "SIGKILL"
 
-# foreground: returns when interrupted, logs to stderr
-"$QS" mount -f "$D" "$M" 2>"$T/fg.log" & fg=$!
+# foreground: returns when interrupted, logs to stderr. A non-interactive shell starts background
+# jobs with SIGINT ignored; env puts the default action back, as a terminal's Ctrl-C would find it.
+env --default-signal=INT "$QS" mount -f "$D" "$M" 2>"$T/fg.log" & fg=$!
 for i in $(seq 1 100); do mounted "$M" && break; sleep 0.1; done
 mounted "$M" || fail "foreground mount did not come up: $(cat "$T/fg.log")"
 ls "$M/vm.qcow2/snapshots" >/dev/null

@@ -26,7 +26,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "qsnapfs", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "Reads qcow2 disk images and their internal snapshots.",
-        subcommands = {InfoCommand.class, SnapshotCommand.class, ExportCommand.class},
+        subcommands = {InfoCommand.class, SnapshotCommand.class, ExportCommand.class, MountCommand.class,
+            UmountCommand.class},
         footer = {"", "Exit status: 0 on success, 1 if the command failed, 2 for a usage error."})
 public final class Main implements Callable<Integer> {
     private final Streams streams;

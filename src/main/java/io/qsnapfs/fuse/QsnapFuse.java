@@ -29,6 +29,9 @@ public final class QsnapFuse extends FuseStubFS {
     private static final int KEEP_CACHE = 1 << 1;
     private static final int W_OK = 2;
 
+    /** Everything belongs to the user serving the mount (not to whoever asks). */
+    private static final com.sun.security.auth.module.UnixSystem OWNER = new com.sun.security.auth.module.UnixSystem();
+
     private final MountTree tree;
     private final Map<Long, OpenFile> openFiles = new ConcurrentHashMap<>();
     private final AtomicLong nextHandle = new AtomicLong(1);
@@ -70,8 +73,8 @@ public final class QsnapFuse extends FuseStubFS {
                 t.tv_sec.set(a.mtimeSec());
                 t.tv_nsec.set(a.mtimeNsec());
             }
-            stat.st_uid.set(getContext().uid.get());
-            stat.st_gid.set(getContext().gid.get());
+            stat.st_uid.set(OWNER.getUid());
+            stat.st_gid.set(OWNER.getGid());
             return 0;
         });
     }
