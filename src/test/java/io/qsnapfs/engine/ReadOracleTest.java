@@ -73,7 +73,7 @@ class ReadOracleTest {
                 "write -P 0x13 " + (size - 5000) + " 5000",
                 w + " -P 0x14 " + (size * 5 / 8 / c * c) + " " + (2L * c));
         if (snapshots) {
-            Qemu.snapshot(img, "phase1");
+            Oracle.snapshot(img, "phase1");
         }
         Qemu.io(img,
                 "write -P 0x21 " + (c / 2) + " " + c,
@@ -84,14 +84,14 @@ class ReadOracleTest {
                 // 2M clusters have no fresh cluster left, but 4c was just unmapped (v3 only).
                 w + " -P 0x23 " + (c >= M ? 4L * c : size * 7 / 8 / c * c) + " " + c);
         if (snapshots) {
-            Qemu.snapshot(img, "phase2");
+            Oracle.snapshot(img, "phase2");
         }
         Qemu.io(img,
                 "write -P 0x31 " + (c + 1) + " " + (size / 8),
                 "discard " + (half - 4096) + " " + (4L * c),
                 "write -P 0x32 " + (size - c - 1) + " 1");
         if (snapshots) {
-            Qemu.snapshot(img, "phase3");
+            Oracle.snapshot(img, "phase3");
             Qemu.io(img, "write -P 0x41 " + (5L * c - 10) + " 20", "write -z " + (size - c) + " " + c);
         }
     }
@@ -156,9 +156,9 @@ class ReadOracleTest {
     void twoBitRefcounts() {
         Path img = Qemu.create(dir.resolve("rc2.qcow2"), "4M", "refcount_bits=2,cluster_size=4096");
         Qemu.io(img, "write -P 0x11 0 1M", "write -P 0x12 3M 100k");
-        Qemu.snapshot(img, "a");
+        Oracle.snapshot(img, "a");
         Qemu.io(img, "write -P 0x21 512k 1M", "write -z 3M 8k", "discard 3100k 8k");
-        Qemu.snapshot(img, "b");
+        Oracle.snapshot(img, "b");
         Qemu.io(img, "write -P 0x31 0 4k");
         Qemu.assertClean(img);
         // QEMU's failed attempt leaks a few clusters; the image still reads the same.
@@ -184,7 +184,7 @@ class ReadOracleTest {
 
         Path amended = Qemu.create(dir.resolve("rc1snap.qcow2"), "4M", "cluster_size=4096");
         Qemu.io(amended, "write -P 0x21 0 1M", "write -c -P 0x22 2M 4k", "write -P 0x23 3M 5000");
-        Qemu.snapshot(amended, "old");
+        Oracle.snapshot(amended, "old");
         // Rewrite every cluster the snapshot shares, so nothing has a refcount above 1.
         Qemu.io(amended, "write -P 0x31 0 1M", "write -P 0x32 2M 64k", "write -P 0x33 3M 8k");
         Qemu.img("amend", "-o", "refcount_bits=1", amended.toString());
@@ -222,14 +222,14 @@ class ReadOracleTest {
                 "write -c -s " + n1 + " 0 " + run,
                 "write -c -P 0x5c " + run + " " + (2L * clusterSize),
                 "write -P 0x11 " + (size - clusterSize - 300) + " 600");
-        Qemu.snapshot(img, "one");
+        Oracle.snapshot(img, "one");
         long mid = run / 2 / clusterSize * clusterSize;
         Qemu.io(img,
                 "write -c -s " + n2 + " " + (2L * run) + " " + run,
                 "write -P 0x22 " + (clusterSize / 2 + 7) + " " + (clusterSize + 5),
                 "discard " + mid + " " + clusterSize,
                 "write -c -s " + n3 + " " + mid + " " + clusterSize);
-        Qemu.snapshot(img, "two");
+        Oracle.snapshot(img, "two");
         Qemu.io(img, "write -z " + run + " " + clusterSize, "discard 0 " + clusterSize,
                 "write -c -s " + n3 + " 0 " + clusterSize);
         Qemu.assertClean(img);
@@ -280,14 +280,14 @@ class ReadOracleTest {
                 "write -z -u " + (4L * c + 2L * sc) + " " + (2L * sc),
                 "write -c -P 0x46 " + (5L * c) + " " + c,
                 "write -P 0x47 " + (size - 3L * sc / 2) + " 700");
-        Qemu.snapshot(img, "s1");
+        Oracle.snapshot(img, "s1");
         Qemu.io(img,
                 "write -P 0x51 " + (sc / 2) + " 10",
                 "write -z " + (c + sc) + " " + (2L * sc),
                 "discard " + (4L * c) + " " + c,
                 "write -P 0x52 " + (5L * c + 31L * sc) + " 100",
                 "write -P 0x53 " + (size - c + 1) + " 3");
-        Qemu.snapshot(img, "s2");
+        Oracle.snapshot(img, "s2");
         Qemu.io(img, "write -P 0x61 " + (6L * c + sc - 1) + " 2", "write -z -u 0 " + c);
         Qemu.assertClean(img);
         try (QcowImage qi = QcowImage.open(img)) {
@@ -309,7 +309,7 @@ class ReadOracleTest {
             Qemu.create(img, "4M", "");
         }
         Qemu.io(img, "write -P 0x11 0 2M", "write -c -P 0x12 2M 128k");
-        Qemu.snapshot(img, "data");
+        Oracle.snapshot(img, "data");
         Qemu.io(img,
                 "write -z 0 128k",
                 "write -z -u 128k 128k",
@@ -320,7 +320,7 @@ class ReadOracleTest {
                 "discard 2112k 64k",
                 "write -z 3M 64k",
                 "discard 3200k 64k");
-        Qemu.snapshot(img, "zeroed");
+        Oracle.snapshot(img, "zeroed");
         Qemu.io(img, "write -P 0x21 64k 4k", "write -P 0x22 192k 4k", "write -P 0x23 3M 1");
         Qemu.assertClean(img);
         assertEquals(2, Oracle.assertImageMatchesQemu(img, dir));
@@ -331,7 +331,7 @@ class ReadOracleTest {
     void dirtyLazyRefcountImage() {
         Path img = Qemu.create(dir.resolve("dirty.qcow2"), "2M", "lazy_refcounts=on");
         Qemu.io(img, "write -P 0x11 0 1M");
-        Qemu.snapshot(img, "s");
+        Oracle.snapshot(img, "s");
         Qemu.Result r = Qemu.run(List.of("qemu-io", "-f", "qcow2", "-c", "write -P 0x22 0 4k", "-c",
                 "write -P 0x33 1536k 4k", "-c", "abort", img.toString()));
         assertNotEquals(0, r.exitCode());
@@ -360,15 +360,15 @@ class ReadOracleTest {
         Qemu.img("create", "-q", "-f", "qcow2", "-o", "cluster_size=512", "-b", "mid1.qcow2", "-F", "qcow2",
                 mid2.toString(), "3M");
         Qemu.io(mid2, "write -P 0x31 6k 1k", "write -P 0x32 1800k 300k", "write -z -u 1010k 10k");
-        Qemu.snapshot(mid2, "inner"); // a snapshot inside a backing file plays no part
+        Oracle.snapshot(mid2, "inner"); // a snapshot inside a backing file plays no part
         Qemu.io(mid2, "write -P 0x33 0 512");
         Path top = l2.resolve("top.qcow2");
         Qemu.img("create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", "-b", "../mid2.qcow2", "-F", "qcow2",
                 top.toString(), "5M");
         Qemu.io(top, "write -P 0x41 64k 64k", "write -P 0x42 2900k 300k");
-        Qemu.snapshot(top, "t1");
+        Oracle.snapshot(top, "t1");
         Qemu.io(top, "write -P 0x43 0 100", "write -z 1M 64k", "discard 1984k 128k", "write -P 0x44 4M 1M");
-        Qemu.snapshot(top, "t2");
+        Oracle.snapshot(top, "t2");
         Qemu.io(top, "write -P 0x45 1000k 8k");
 
         assertTrue(Qemu.img("info", top.toString()).contains("backing file: ../mid2.qcow2"));
@@ -384,8 +384,8 @@ class ReadOracleTest {
             assertEquals(3, depth, "backing files below the top image");
             assertEquals("raw", qi.backing().image().backing().image().backing().format());
             // Each lower layer's active view on its own as well.
-            Oracle.assertReads(Qemu.activeBytes(mid2, dir), qi.backing().source(), "mid2 as backing");
-            Oracle.assertReads(Qemu.activeBytes(mid1, dir), qi.backing().image().backing().source(),
+            Oracle.assertReads(Oracle.activeBytes(mid2, dir), qi.backing().source(), "mid2 as backing");
+            Oracle.assertReads(Oracle.activeBytes(mid1, dir), qi.backing().image().backing().source(),
                     "mid1 as backing");
         }
         assertEquals(1, Oracle.assertImageMatchesQemu(mid2, dir));
@@ -451,13 +451,13 @@ class ReadOracleTest {
     void resizeAfterSnapshot(int c) {
         Path img = Qemu.create(dir.resolve("rs.qcow2"), "4M", "cluster_size=" + c);
         Qemu.io(img, "write -P 0x11 0 4M", "write -z 1M 64k");
-        Qemu.snapshot(img, "at4M");
+        Oracle.snapshot(img, "at4M");
         Qemu.img("resize", "-q", img.toString(), "9M");
         Qemu.io(img, "write -P 0x22 3M 6M");
-        Qemu.snapshot(img, "at9M");
+        Oracle.snapshot(img, "at9M");
         Qemu.img("resize", "-q", "--shrink", img.toString(), "2M");
         Qemu.io(img, "write -P 0x33 1M 512");
-        Qemu.snapshot(img, "at2M");
+        Oracle.snapshot(img, "at2M");
         Qemu.img("resize", "-q", img.toString(), "3M");
         Qemu.io(img, "write -P 0x44 2M 4k");
         Qemu.assertClean(img);
@@ -478,11 +478,11 @@ class ReadOracleTest {
                     throw new UncheckedIOException(e);
                 }
                 Qemu.img("snapshot", "-a", s.idString(), copy.toString());
-                byte[] reverted = Qemu.activeBytes(copy, dir);
+                byte[] reverted = Oracle.activeBytes(copy, dir);
                 assertEquals(view.size(), reverted.length, "qemu-img snapshot -a restores the disk size");
                 Oracle.assertReads(reverted, view, s.nameString());
                 // qemu-img convert -l: the image's current size, same bytes where both exist.
-                byte[] converted = Qemu.snapshotBytes(img, s.idString(), dir);
+                byte[] converted = Oracle.snapshotBytes(img, s.idString(), dir);
                 assertEquals(qi.header().size(), converted.length);
                 int common = (int) Math.min(converted.length, view.size());
                 Bytes.assertSameBytes(Arrays.copyOf(converted, common), Oracle.readRange(view, 0, common),
@@ -493,7 +493,7 @@ class ReadOracleTest {
                     }
                 }
             }
-            Oracle.assertReads(Qemu.activeBytes(img, dir), qi.activeView(), "active after resizes");
+            Oracle.assertReads(Oracle.activeBytes(img, dir), qi.activeView(), "active after resizes");
         }
     }
 
@@ -518,7 +518,8 @@ class ReadOracleTest {
             Path f = dir.resolve("name" + i);
             Files.write(f, n.getBytes(StandardCharsets.UTF_8));
             nameFiles.put(n, f);
-            Qemu.Result r = Oracle.qemuImgWithFileArgs("snapshot", "-c", "@" + f, img.toString());
+            Qemu.Result r = Oracle.qemuImgWithFileArgs("snapshot", "-c", "@" + f, "--image-opts",
+                    Oracle.noFlushOpts(img));
             assertEquals(0, r.exitCode(), "snapshot -c '" + n + "': " + r.stderr());
         }
         Qemu.io(img, "write -P 0x7f 0 1M");
@@ -538,7 +539,7 @@ class ReadOracleTest {
             // Every snapshot's contents are distinct, so equal bytes identify the chosen snapshot.
             Map<String, byte[]> byId = new LinkedHashMap<>();
             for (SnapshotEntry s : snaps) {
-                byte[] b = Qemu.snapshotBytes(img, s.idString(), dir);
+                byte[] b = Oracle.snapshotBytes(img, s.idString(), dir);
                 Oracle.assertReads(b, qi.snapshotView(s), "snapshot " + s.idString(), new int[] {4096, 3000}, 8, 0);
                 byId.put(s.idString(), b);
             }
@@ -604,9 +605,9 @@ class ReadOracleTest {
     void vmState() throws IOException {
         Path img = Qemu.create(dir.resolve("vm.qcow2"), "3M", "cluster_size=4096");
         Qemu.io(img, "write -P 0x11 0 64k");
-        Qemu.snapshot(img, "diskonly");
+        Oracle.snapshot(img, "diskonly");
         Qemu.io(img, "write -b -P 0x5a 0 10240", "write -b -P 0x5b 10240 5120", "write -P 0x12 1M 4k");
-        Qemu.snapshot(img, "withstate");
+        Oracle.snapshot(img, "withstate");
         // Change the active VM state afterwards, so only the snapshot's own tables give 0x5a/0x5b.
         Qemu.io(img, "write -b -P 0x6c 0 16384", "write -P 0x13 0 4k");
         int vmSize = 15360;
@@ -649,10 +650,10 @@ class ReadOracleTest {
         Path img = Qemu.create(dir.resolve("edge.qcow2"), "1M", "cluster_size=512");
         Qemu.io(img, "write -P 0x11 511 2", "write -c -P 0x12 1024 512", "write -P 0x13 32767 2",
                 "write -P 0x14 1048575 1");
-        Qemu.snapshot(img, "s");
+        Oracle.snapshot(img, "s");
         Qemu.io(img, "write -z 0 1024");
         try (QcowImage qi = QcowImage.open(img)) {
-            byte[] expected = Qemu.snapshotBytes(img, "1", dir);
+            byte[] expected = Oracle.snapshotBytes(img, "1", dir);
             Qcow2View v = qi.snapshotView(qi.snapshots().get(0));
             Random r = new Random(5);
             for (int off : new int[] {0, 510, 511, 512, 1023, 1024, 1535, 1536, 32766, 32767, 32768, 1048574,
@@ -669,7 +670,7 @@ class ReadOracleTest {
     @Test
     void unknownSnapshot() {
         Path img = Qemu.create(dir.resolve("u.qcow2"), "1M", "");
-        Qemu.snapshot(img, "a");
+        Oracle.snapshot(img, "a");
         try (QcowImage qi = QcowImage.open(img)) {
             assertThrows(ImageException.class, () -> qi.findSnapshot("b"));
             assertFalse(Qemu.run(List.of("qemu-img", "convert", "-l", "b", "-O", "raw", img.toString(),
