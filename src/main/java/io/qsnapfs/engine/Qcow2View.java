@@ -151,7 +151,9 @@ public final class Qcow2View implements BlockSource {
                     + " points into the image header");
         }
         long hostPos = host + inCluster;
-        if (hostPos >= image.dataFileSize(hostPos + 1)) {
+        // Like qemu-img check: only a cluster that starts at or past the end is an error; the part
+        // of a cluster cut short by the end of the file reads as zeros, as in QEMU.
+        if (host >= image.dataFileSize(host + 1)) {
             throw ImageException.corrupt(image.name(), "data cluster at " + Hex.of(host) + " for guest offset "
                     + Hex.of(guest) + " lies beyond the end of the file");
         }

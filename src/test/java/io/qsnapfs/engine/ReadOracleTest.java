@@ -644,6 +644,33 @@ class ReadOracleTest {
         assertEquals(2, Oracle.assertImageMatchesQemu(img, dir));
     }
 
+    /**
+     * The last data cluster of an image (or of its external data file) cut short by the end of
+     * the file: qemu-img check calls that clean (only a cluster starting at or past the end is an
+     * error), and QEMU reads the missing part as zeros, whatever offset a read starts at.
+     */
+    @ParameterizedTest(name = "external data file={0}")
+    @ValueSource(booleans = {false, true})
+    void lastDataClusterCutShortByEndOfFile(boolean external) throws IOException {
+        Path img = dir.resolve("short.qcow2");
+        Path data = dir.resolve("short.data");
+        Qemu.create(img, "1M", external ? "data_file=" + data : "");
+        Qemu.io(img, "write -P 0x11 0 64k", "write -P 0x12 960k 64k");
+        Path cut = external ? data : img;
+        long clusterStart = external ? 960 * K : Files.size(img) - 65536;
+        try (FileChannel ch = FileChannel.open(cut, StandardOpenOption.WRITE)) {
+            ch.truncate(clusterStart + 32 * K + 100);
+        }
+        Qemu.assertClean(img);
+        byte[] expected = Oracle.activeBytes(img, dir);
+        assertEquals(0x12, expected[960 * K + 32 * K + 99]);
+        assertEquals(0, expected[960 * K + 32 * K + 100]);
+        try (QcowImage qi = QcowImage.open(img)) {
+            Oracle.assertReads(expected, qi.activeView(), "image cut inside its last data cluster");
+            Oracle.assertRange(expected, qi.activeView(), 1000 * K, 1000, 0, false, "read starting past the end");
+        }
+    }
+
     /** Reads straddling the end of the disk and L1 entries past it, with many reads of 1 byte. */
     @Test
     void byteByByteAtClusterEdges() {
