@@ -103,6 +103,50 @@ public final class Oracle {
         }
     }
 
+    /**
+     * Converts a snapshot ({@code id} non-null) or the active layer to a sparse raw file and
+     * returns its path, for disks too large to hold in an array.
+     */
+    public static Path convertToFile(Path image, String id, Path out) {
+        List<String> cmd = new ArrayList<>(List.of("qemu-img", "convert", "-t", "unsafe"));
+        if (id != null) {
+            cmd.addAll(List.of("-l", "snapshot.id=" + id));
+        }
+        cmd.addAll(List.of("-O", "raw", image.toString(), out.toString()));
+        Qemu.ok(cmd.toArray(new String[0]));
+        return out;
+    }
+
+    /**
+     * Compares {@code ranges} ({offset, length} pairs) of {@code source} with the same ranges of
+     * the raw file {@code expected}, which must have the disk's size.
+     */
+    public static void assertRangesMatchFile(Path expected, BlockSource source, List<long[]> ranges, String what) {
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(expected)) {
+            assertEquals(ch.size(), source.size(), what + ": disk size");
+            for (long[] r : ranges) {
+                long off = Math.max(0, Math.min(r[0], source.size() - 1));
+                int len = (int) Math.min(r[1], source.size() - off);
+                ByteBuffer want = ByteBuffer.allocate(len);
+                while (want.hasRemaining() && ch.read(want, off + want.position()) >= 0) {
+                    // keep reading
+                }
+                ByteBuffer got = ByteBuffer.allocateDirect(len);
+                assertEquals(len, read(source, off, got), what + ": bytes read at " + off);
+                got.flip();
+                want.flip();
+                int mismatch = want.mismatch(got);
+                if (mismatch >= 0) {
+                    fail(what + ": first difference at disk offset " + (off + mismatch) + " (read of " + len
+                            + " at " + off + "): got " + (got.get(mismatch) & 0xff) + ", expected "
+                            + (want.get(mismatch) & 0xff));
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** {@link #assertReads(byte[], BlockSource, String, int[], int, long)} with every chunk size. */
     public static void assertReads(byte[] expected, BlockSource source, String what) {
         assertReads(expected, source, what, CHUNKS, 48, 0);
