@@ -97,6 +97,10 @@ public final class Qcow2View implements BlockSource {
                 out.bytes(ByteBuffer.wrap(cluster, (int) inCluster, (int) n));
             } else if (!extended) {
                 if ((entry & L2Entry.ZERO) != 0) {
+                    if (image.header().version() < 3) {
+                        throw ImageException.corrupt(image.name(), "L2 table at " + Hex.of(l2Offset) + " entry "
+                                + index + " has the zero flag, which a version 2 image cannot have");
+                    }
                     out.zero(n);
                 } else if (isAllocated(entry)) {
                     data(entry, l2Offset, index, pos, inCluster, n, out);

@@ -773,6 +773,34 @@ class ReadOracleTest {
         }
     }
 
+    /**
+     * Bit 0 of an L2 entry means "reads as zeros" only from version 3 on; QEMU refuses to read a
+     * v2 image that has it set (EIO, "Zero cluster entry found in pre-v3 image") rather than guess.
+     */
+    @Test
+    void zeroFlagInVersion2ImageIsCorrupt() throws IOException {
+        Path img = Qemu.create(dir.resolve("v2zero.qcow2"), "1M", "compat=0.10");
+        Qemu.io(img, "write -P 0x11 0 64k", "write -P 0x12 128k 64k");
+        byte[] file = Files.readAllBytes(img);
+        ByteBuffer b = ByteBuffer.wrap(file).order(ByteOrder.BIG_ENDIAN);
+        long l2 = b.getLong((int) b.getLong(40)) & 0x00fffffffffffe00L;
+        try (FileChannel ch = FileChannel.open(img, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.allocate(8).putLong(0, b.getLong((int) l2) | 1), l2);
+        }
+        Qemu.Result r = Qemu.run(List.of("qemu-img", "convert", "-O", "raw", img.toString(),
+                dir.resolve("out.raw").toString()));
+        assertNotEquals(0, r.exitCode(), "QEMU reads it after all: " + r.stderr());
+        try (QcowImage qi = QcowImage.open(img)) {
+            ImageException e = assertThrows(ImageException.class,
+                    () -> Oracle.readRange(qi.activeView(), 100, 1000));
+            assertTrue(e.getMessage().contains("zero"), e.getMessage());
+            byte[] fine = Oracle.readRange(qi.activeView(), 128 * K, 64 * K);
+            byte[] want = new byte[64 * K];
+            Arrays.fill(want, (byte) 0x12);
+            assertArrayEquals(want, fine, "clusters without the flag still read");
+        }
+    }
+
     /** Reads straddling the end of the disk and L1 entries past it, with many reads of 1 byte. */
     @Test
     void byteByByteAtClusterEdges() {
