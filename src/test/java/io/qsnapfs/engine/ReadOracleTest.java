@@ -393,6 +393,52 @@ class ReadOracleTest {
     }
 
     /**
+     * Two traps of backing file lookup: an image opened through a symlink in another directory
+     * finds a relative backing name next to the symlink (QEMU combines the name with the path it
+     * was given, not the link's target); and a backing format of "raw" in the header is obeyed
+     * even when the backing file is a qcow2 image (its metadata is then read as guest data).
+     */
+    @Test
+    void backingLookupThroughSymlinkAndForcedRawFormat() throws IOException {
+        Path real = Files.createDirectories(dir.resolve("real"));
+        Path link = Files.createDirectories(dir.resolve("link"));
+        Qemu.io(Qemu.create(real.resolve("base.qcow2"), "1M", ""), "write -P 0x11 0 1M");
+        Qemu.io(Qemu.create(link.resolve("base.qcow2"), "1M", ""), "write -P 0x22 0 1M");
+        Path top = real.resolve("top.qcow2");
+        Qemu.img("create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", top.toString(), "1M");
+        Qemu.io(top, "write -P 0x33 64k 64k");
+        Oracle.snapshot(top, "s");
+        Path viaLink = Files.createSymbolicLink(link.resolve("top.qcow2"), Path.of("../real/top.qcow2"));
+        byte[] expected = Oracle.activeBytes(viaLink, dir);
+        assertEquals(0x22, expected[0], "QEMU takes the backing file next to the symlink");
+        assertEquals(1, Oracle.assertImageMatchesQemu(viaLink, dir));
+        assertEquals(1, Oracle.assertImageMatchesQemu(top, dir));
+
+        Path forced = real.resolve("forced.qcow2");
+        Qemu.img("create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "raw", forced.toString(), "2M");
+        Qemu.io(forced, "write -P 0x44 1M 4k");
+        Oracle.snapshot(forced, "s");
+        try (QcowImage qi = QcowImage.open(forced)) {
+            assertEquals("raw", qi.backing().format());
+        }
+        assertEquals(1, Oracle.assertImageMatchesQemu(forced, dir));
+    }
+
+    /** A backing chain that loops back (made with rebase -u) is refused, as QEMU refuses it. */
+    @Test
+    void backingLoopIsRefused() {
+        Path a = Qemu.create(dir.resolve("a.qcow2"), "1M", "");
+        Path b = dir.resolve("b.qcow2");
+        Qemu.img("create", "-q", "-f", "qcow2", "-b", "a.qcow2", "-F", "qcow2", b.toString(), "1M");
+        Qemu.img("rebase", "-u", "-b", "b.qcow2", "-F", "qcow2", a.toString());
+        Qemu.Result r = Qemu.run(List.of("qemu-img", "convert", "-O", "raw", b.toString(),
+                dir.resolve("o.raw").toString()));
+        assertNotEquals(0, r.exitCode());
+        ImageException e = assertThrows(ImageException.class, () -> QcowImage.open(b).close());
+        assertTrue(e.getMessage().contains("loop"), e.getMessage());
+    }
+
+    /**
      * External data files, with and without data_file_raw, named absolutely and relatively.
      * QEMU refuses internal snapshots on such images, so the active layer is compared. QEMU 7.2
      * resolves a relative data file name against its working directory, so the relative case runs
