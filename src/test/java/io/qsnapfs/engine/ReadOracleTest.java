@@ -424,6 +424,29 @@ class ReadOracleTest {
         assertEquals(1, Oracle.assertImageMatchesQemu(forced, dir));
     }
 
+    /**
+     * A snapshot of a 0-byte disk has no L1 table at all (offset 0, size 0); it is an empty disk,
+     * and QEMU, reading it at the grown image's size, finds nothing but zeros in it.
+     */
+    @Test
+    void snapshotOfAnEmptyDisk() {
+        Path img = Qemu.create(dir.resolve("empty.qcow2"), "0", "");
+        Oracle.snapshot(img, "nothing");
+        Qemu.img("resize", "-q", img.toString(), "1M");
+        Qemu.io(img, "write -P 0x11 0 64k");
+        Oracle.snapshot(img, "something");
+        try (QcowImage qi = QcowImage.open(img)) {
+            SnapshotEntry empty = qi.findSnapshot("nothing");
+            assertEquals(0, empty.l1Size());
+            Qcow2View v = qi.snapshotView(empty);
+            assertEquals(0, v.size());
+            assertEquals(0, Oracle.read(v, 0, ByteBuffer.allocate(10)));
+            assertArrayEquals(new byte[M], Oracle.snapshotBytes(img, empty.idString(), dir));
+            SnapshotEntry full = qi.findSnapshot("something");
+            Oracle.assertReads(Oracle.snapshotBytes(img, full.idString(), dir), qi.snapshotView(full), "something");
+        }
+    }
+
     /** A backing chain that loops back (made with rebase -u) is refused, as QEMU refuses it. */
     @Test
     void backingLoopIsRefused() {
@@ -647,9 +670,11 @@ class ReadOracleTest {
      * the entry's vm_state_size by hand makes it a snapshot with VM state. QEMU checks the bytes by
      * reverting a copy and reading its VM state with {@code read -b -P}.
      */
-    @Test
-    void vmState() throws IOException {
-        Path img = Qemu.create(dir.resolve("vm.qcow2"), "3M", "cluster_size=4096");
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"cluster_size=4096", "cluster_size=512", "cluster_size=65536,extended_l2=on",
+        "cluster_size=65536,compat=0.10"})
+    void vmState(String options) throws IOException {
+        Path img = Qemu.create(dir.resolve("vm.qcow2"), "3M", options);
         Qemu.io(img, "write -P 0x11 0 64k");
         Oracle.snapshot(img, "diskonly");
         Qemu.io(img, "write -b -P 0x5a 0 10240", "write -b -P 0x5b 10240 5120", "write -P 0x12 1M 4k");
