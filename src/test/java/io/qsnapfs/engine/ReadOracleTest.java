@@ -505,6 +505,27 @@ class ReadOracleTest {
         }
     }
 
+    /**
+     * An external data file over a backing file: host offset 0 is a real data cluster (told apart
+     * from "unallocated" by the COPIED flag), unallocated clusters fall through to the backing
+     * file, zero flags hide it.
+     */
+    @Test
+    void externalDataFileOverBacking() {
+        Path base = Qemu.create(dir.resolve("base.qcow2"), "3M", "");
+        Qemu.io(base, "write -P 0x55 0 3M");
+        Path img = dir.resolve("df.qcow2");
+        Qemu.img("create", "-q", "-f", "qcow2", "-o", "data_file=" + dir.resolve("df.data") + ",cluster_size=4096",
+                "-b", "base.qcow2", "-F", "qcow2", img.toString(), "3M");
+        Qemu.io(img, "write -P 0x11 0 512", "write -P 0x12 6000 100", "write -z 8k 4k", "discard 16k 4k",
+                "write -z -u 24k 4k", "write -P 0x13 1M 5000", "write -z 1M 4k", "discard 2M 8k",
+                "write -P 0x14 " + (3 * M - 10) + " 10");
+        Qemu.assertClean(img);
+        try (QcowImage qi = QcowImage.open(img)) {
+            Oracle.assertReads(Oracle.activeBytes(img, dir), qi.activeView(), "data file over backing");
+        }
+    }
+
     static Stream<Arguments> dataFileCases() {
         return Stream.of(Arguments.of(false, false), Arguments.of(true, false), Arguments.of(false, true),
                 Arguments.of(true, true));
