@@ -507,15 +507,17 @@ class ReadOracleTest {
 
     /**
      * An external data file over a backing file: host offset 0 is a real data cluster (told apart
-     * from "unallocated" by the COPIED flag), unallocated clusters fall through to the backing
-     * file, zero flags hide it.
+     * from "unallocated" by the COPIED flag), unallocated clusters and subclusters fall through to
+     * the backing file, zero flags hide it.
      */
-    @Test
-    void externalDataFileOverBacking() {
+    @ParameterizedTest(name = "extended_l2={0}")
+    @ValueSource(booleans = {false, true})
+    void externalDataFileOverBacking(boolean extendedL2) {
         Path base = Qemu.create(dir.resolve("base.qcow2"), "3M", "");
         Qemu.io(base, "write -P 0x55 0 3M");
         Path img = dir.resolve("df.qcow2");
-        Qemu.img("create", "-q", "-f", "qcow2", "-o", "data_file=" + dir.resolve("df.data") + ",cluster_size=4096",
+        Qemu.img("create", "-q", "-f", "qcow2", "-o", "data_file=" + dir.resolve("df.data")
+                + (extendedL2 ? ",extended_l2=on,cluster_size=65536" : ",cluster_size=4096"),
                 "-b", "base.qcow2", "-F", "qcow2", img.toString(), "3M");
         Qemu.io(img, "write -P 0x11 0 512", "write -P 0x12 6000 100", "write -z 8k 4k", "discard 16k 4k",
                 "write -z -u 24k 4k", "write -P 0x13 1M 5000", "write -z 1M 4k", "discard 2M 8k",
