@@ -298,7 +298,7 @@ public final class Oracle {
     public static String okIn(Path dir, String... command) {
         List<String> cmd = new ArrayList<>(List.of("sh", "-c", "cd \"$0\" && exec \"$@\"", dir.toString()));
         cmd.addAll(List.of(command));
-        Qemu.Result r = Qemu.run(cmd);
+        Qemu.Result r = viaShell(cmd);
         String all = r.stdout() + r.stderr();
         if (r.exitCode() != 0 || all.contains("failed") || all.contains("rror")) {
             fail(String.join(" ", command) + " in " + dir + " exited " + r.exitCode() + ":\n" + all);
@@ -327,6 +327,15 @@ public final class Oracle {
             }
         }
         cmd.set(2, script.toString());
-        return Qemu.run(cmd);
+        return viaShell(cmd);
+    }
+
+    /** Runs a command through sh; a tool sh cannot find fails the test like a missing one does. */
+    private static Qemu.Result viaShell(List<String> cmd) {
+        Qemu.Result r = Qemu.run(cmd);
+        if (r.exitCode() == 127) {
+            fail("cannot run " + String.join(" ", cmd) + " (" + r.stderr().trim() + "); run make setup");
+        }
+        return r;
     }
 }
