@@ -14,7 +14,7 @@ import java.nio.ByteBuffer;
  * <p>Translation follows QEMU's classification of L2 entries exactly:
  * <ul>
  * <li>compressed (bit 62): decompress the cluster (with extended L2 the bitmap is ignored);</li>
- * <li>standard entries: zero flag set reads zeros (allocated or not); host offset 0 is
+ * <li>standard entries: zero flag set reads zeros (allocated or not; corrupt in v2); host offset 0 is
  * unallocated, except with an external data file where offset 0 with COPIED set is data;</li>
  * <li>extended L2: an allocated cluster's subclusters are data, zero, or unallocated (backing);
  * an unallocated cluster's subclusters are zero or unallocated; any other bitmap is invalid.</li>
