@@ -326,6 +326,23 @@ class ReadOracleTest {
         assertEquals(2, Oracle.assertImageMatchesQemu(img, dir));
     }
 
+    /** Persistent dirty bitmaps (a header extension, bitmap tables and data clusters) change nothing. */
+    @Test
+    void persistentDirtyBitmaps() {
+        Path img = Qemu.create(dir.resolve("bm.qcow2"), "4M", "cluster_size=4096");
+        Qemu.io(img, "write -P 0x11 0 1M");
+        Qemu.img("bitmap", "--add", img.toString(), "bm0");
+        Qemu.io(img, "write -P 0x12 2M 64k");
+        Oracle.snapshot(img, "s1");
+        Qemu.img("bitmap", "--add", "-g", "65536", img.toString(), "bm1");
+        Qemu.io(img, "write -P 0x13 512k 1M", "write -z 3M 8k");
+        Oracle.snapshot(img, "s2");
+        Qemu.io(img, "write -P 0x14 100k 1");
+        Qemu.assertClean(img);
+        assertTrue(Qemu.img("info", img.toString()).contains("bm1"));
+        assertEquals(2, Oracle.assertImageMatchesQemu(img, dir));
+    }
+
     /** A dirty image (lazy refcounts, QEMU killed) reads like QEMU reads it read-only. */
     @Test
     void dirtyLazyRefcountImage() {
