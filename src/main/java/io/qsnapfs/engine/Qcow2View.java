@@ -14,7 +14,7 @@ import java.nio.ByteBuffer;
  * <p>Translation follows QEMU's classification of L2 entries exactly:
  * <ul>
  * <li>compressed (bit 62): decompress the cluster (with extended L2 the bitmap is ignored);</li>
- * <li>standard entries: zero flag set reads zeros (allocated or not); host offset 0 is
+ * <li>standard entries: zero flag set reads zeros (allocated or not; corrupt in v2); host offset 0 is
  * unallocated, except with an external data file where offset 0 with COPIED set is data;</li>
  * <li>extended L2: an allocated cluster's subclusters are data, zero, or unallocated (backing);
  * an unallocated cluster's subclusters are zero or unallocated; any other bitmap is invalid.</li>
@@ -153,6 +153,10 @@ public final class Qcow2View implements BlockSource {
                 out.bytes(ByteBuffer.wrap(cluster, (int) inCluster, (int) n));
             } else if (!extended) {
                 if ((entry & L2Entry.ZERO) != 0) {
+                    if (image.header().version() < 3) {
+                        throw ImageException.corrupt(image.name(), "L2 table at " + Hex.of(l2Offset) + " entry "
+                                + index + " has the zero flag, which a version 2 image cannot have");
+                    }
                     out.zero(n);
                 } else if (isAllocated(entry)) {
                     data(entry, l2Offset, index, pos, inCluster, n, out);
@@ -207,8 +211,8 @@ public final class Qcow2View implements BlockSource {
                     + " points into the image header");
         }
         long hostPos = host + inCluster;
-        // The cluster's start decides, not the byte asked for: a cluster cut off by the end of the
-        // file reads as data then zeros (like QEMU) whatever the size of the reads.
+        // Like qemu-img check: only a cluster that starts at or past the end is an error; the part
+        // of a cluster cut short by the end of the file reads as zeros, as in QEMU.
         if (host >= image.dataFileSize(host + 1)) {
             throw ImageException.corrupt(image.name(), "data cluster at " + Hex.of(host) + " for guest offset "
                     + Hex.of(guest) + " lies beyond the end of the file");
