@@ -88,7 +88,8 @@ final class MountCommand extends CommandBase implements Callable<Integer> {
             cmd.add("/usr/bin/setsid");
         }
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.add("-Dfile.encoding=UTF-8");
+        // the server runs with this JVM's options (file.encoding, QSNAPFS_JAVA_OPTS from the launcher)
+        cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(Main.class.getName());

@@ -23,14 +23,6 @@ public interface BlockSource {
     void map(long offset, long length, ExtentSink sink) throws IOException;
 
     /**
-     * Hints that {@code [offset, offset + length)} will be read soon, so the host files can start
-     * reading it into the page cache. Cheap (metadata lookups only, no decompression), never
-     * fails, and changes nothing a read returns. The default does nothing.
-     */
-    default void prefetch(long offset, long length) {
-    }
-
-    /**
      * Fills {@code dst} with the disk's bytes from {@code offset} on. The part of {@code dst} past
      * the end of the disk is left untouched; returns the number of bytes read. Data is copied once,
      * from the file straight into {@code dst}.

@@ -84,62 +84,6 @@ public final class Qcow2View implements BlockSource {
         out.flush();
     }
 
-    /**
-     * Advises the kernel to read ahead the host ranges of normal clusters in the guest range;
-     * unallocated ranges pass the hint to the backing disk. Compressed and zero clusters need no
-     * prefetch. A metadata problem simply ends the hint: the read itself will report it.
-     */
-    @Override
-    public void prefetch(long offset, long length) {
-        long end = Math.min(size, offset + length);
-        long runStart = -1;
-        long runEnd = -1;
-        try {
-            for (long pos = Math.max(0, offset); pos < end; ) {
-                long l1Index = pos >>> l1Shift;
-                long tableEnd = Math.min(end, (l1Index + 1) << l1Shift);
-                long l2Offset = l1Index < l1.length ? l1[(int) l1Index] & L2Entry.OFFSET_MASK : 0;
-                if (l2Offset == 0) {
-                    prefetchBacking(pos, tableEnd - pos);
-                    pos = tableEnd;
-                    continue;
-                }
-                long[] l2 = image.l2Table(l2Offset);
-                for (; pos < tableEnd; pos = ((pos >>> clusterBits) + 1) << clusterBits) {
-                    int index = (int) ((pos >>> clusterBits) & ((1L << l2Bits) - 1));
-                    long entry = l2[extended ? index * 2 : index];
-                    long host = entry & L2Entry.OFFSET_MASK;
-                    if (L2Entry.isCompressed(entry) || (!extended && (entry & L2Entry.ZERO) != 0)) {
-                        continue;
-                    }
-                    if (!isAllocated(entry)) {
-                        prefetchBacking(pos, Math.min(tableEnd, ((pos >>> clusterBits) + 1) << clusterBits) - pos);
-                        continue;
-                    }
-                    if (host != runEnd) {
-                        if (runStart >= 0) {
-                            image.dataClusterFile().willNeed(runStart, runEnd - runStart);
-                        }
-                        runStart = host;
-                    }
-                    runEnd = host + clusterSize;
-                }
-            }
-        } catch (RuntimeException e) {
-            // only a hint; the read reports any problem with the metadata
-        }
-        if (runStart >= 0) {
-            image.dataClusterFile().willNeed(runStart, runEnd - runStart);
-        }
-    }
-
-    private void prefetchBacking(long pos, long n) {
-        BlockSource backing = image.backingSource();
-        if (backing != null && pos < backing.size()) {
-            backing.prefetch(pos, Math.min(n, backing.size() - pos));
-        }
-    }
-
     private void mapL2(long[] l2, long l2Offset, long start, long end, Coalescer out) throws IOException {
         long pos = start;
         int entryWords = extended ? 2 : 1;

@@ -24,14 +24,6 @@ final class RawSource implements BlockSource {
     }
 
     @Override
-    public void prefetch(long offset, long length) {
-        long end = Math.min(size, offset + length);
-        if (offset < end) {
-            file.willNeed(offset, end - offset);
-        }
-    }
-
-    @Override
     public void map(long offset, long length, ExtentSink sink) throws IOException {
         sink.data(file, offset, length);
     }

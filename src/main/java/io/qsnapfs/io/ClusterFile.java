@@ -19,13 +19,11 @@ public final class ClusterFile implements Closeable {
     private final Path path;
     private final String displayName;
     private final FileChannel channel;
-    private final PageCacheAdvice advice;
 
     private ClusterFile(Path path, FileChannel channel) {
         this.path = path;
         this.displayName = path.getFileName() == null ? path.toString() : path.getFileName().toString();
         this.channel = channel;
-        this.advice = new PageCacheAdvice(path);
     }
 
     public static ClusterFile openReadOnly(Path path) throws IOException {
@@ -88,11 +86,6 @@ public final class ClusterFile implements Closeable {
         }
     }
 
-    /** Hints that {@code [position, position + length)} will be read soon; see {@link PageCacheAdvice}. */
-    public void willNeed(long position, long length) {
-        advice.willNeed(position, length);
-    }
-
     /** Forces written data to stable storage (fdatasync). */
     public void sync() throws IOException {
         channel.force(false);
@@ -100,7 +93,6 @@ public final class ClusterFile implements Closeable {
 
     @Override
     public void close() throws IOException {
-        advice.close();
         channel.close();
     }
 

@@ -2,7 +2,6 @@ package io.qsnapfs.mount;
 
 import io.qsnapfs.engine.BlockSource;
 import io.qsnapfs.engine.ImageException;
-import io.qsnapfs.engine.ReadAhead;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.mount.Node.DirKind;
 import java.io.IOException;
@@ -194,18 +193,18 @@ public final class MountTree {
 
     private static final class SnapshotOpenFile implements OpenFile {
         private final ImageHandle handle;
-        private final ReadAhead reader;
+        private final BlockSource view;
         private final boolean keepCache;
 
         SnapshotOpenFile(ImageHandle handle, BlockSource view, boolean keepCache) {
             this.handle = handle;
-            this.reader = new ReadAhead(view);
+            this.view = view;
             this.keepCache = keepCache;
         }
 
         @Override
         public int read(long offset, ByteBuffer dst) throws IOException {
-            return reader.read(offset, dst);
+            return view.read(offset, dst);
         }
 
         @Override
