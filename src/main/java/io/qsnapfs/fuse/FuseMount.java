@@ -69,7 +69,7 @@ public final class FuseMount {
         if (singleThreaded) {
             args.add("-s");
         }
-        StringBuilder opts = new StringBuilder("fsname=qsnapfs,subtype=qsnapfs,default_permissions,auto_unmount");
+        StringBuilder opts = new StringBuilder("fsname=qsnapfs,subtype=qsnapfs,default_permissions,auto_unmount,splice_write");
         for (String o : userOptions) {
             opts.append(',').append(o);
         }

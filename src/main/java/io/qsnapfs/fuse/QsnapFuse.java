@@ -121,6 +121,29 @@ public final class QsnapFuse extends FuseStubFS {
         });
     }
 
+    /**
+     * Reads without copying: the reply lists where the bytes are, and libfuse splices file ranges
+     * into the kernel (with {@code -o splice_write}; otherwise it copies them itself).
+     */
+    @Override
+    public int read_buf(String path, Pointer bufp, long size, long offset, FuseFileInfo fi) {
+        return call("read", path, () -> {
+            OpenFile file = openFiles.get(fi.fh.get());
+            if (file == null) {
+                return -ErrorCodes.EBADF();
+            }
+            SpliceReply reply = new SpliceReply();
+            try {
+                file.map(offset, (int) size, reply);
+            } catch (Throwable t) {
+                reply.discard();
+                throw t;
+            }
+            bufp.putAddress(0, reply.build());
+            return 0;
+        });
+    }
+
     @Override
     public int release(String path, FuseFileInfo fi) {
         return call("release", path, () -> {

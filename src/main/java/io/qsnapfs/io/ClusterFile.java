@@ -19,14 +19,43 @@ public final class ClusterFile implements Closeable {
     private final Path path;
     private final String displayName;
     private final FileChannel channel;
+    /** A descriptor of the same open file for splicing, or -1. */
+    private final int descriptor;
 
-    private ClusterFile(Path path, FileChannel channel) {
+    private ClusterFile(Path path, FileChannel channel, int descriptor) {
         this.path = path;
         this.displayName = path.getFileName() == null ? path.toString() : path.getFileName().toString();
         this.channel = channel;
+        this.descriptor = descriptor;
     }
 
+    private ClusterFile(Path path, FileChannel channel) {
+        this(path, channel, -1);
+    }
+
+    /**
+     * Opens for reading, with a native descriptor that FUSE can splice from. The descriptor is
+     * opened first and the channel through {@code /proc/self/fd}, so both are one open file even if
+     * the path is renamed or replaced meanwhile. Without libc the file is opened plainly.
+     */
     public static ClusterFile openReadOnly(Path path) throws IOException {
+        LibC libc = LibC.get();
+        if (libc != null && !Files.isDirectory(path)) {
+            int fd = libc.open(path.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC);
+            if (fd >= 0) {
+                try {
+                    return new ClusterFile(path, FileChannel.open(Path.of("/proc/self/fd/" + fd),
+                            StandardOpenOption.READ), fd);
+                } catch (IOException | RuntimeException e) {
+                    libc.close(fd);
+                    throw e;
+                }
+            }
+        }
+        return openPlain(path);
+    }
+
+    private static ClusterFile openPlain(Path path) throws IOException {
         // Linux opens a directory read-only without complaint; only reading it fails, much later.
         if (Files.isDirectory(path)) {
             throw new FileSystemException(path.toString(), null, "Is a directory");
@@ -45,6 +74,11 @@ public final class ClusterFile implements Closeable {
     /** The file's name, as messages show it. */
     public String name() {
         return displayName;
+    }
+
+    /** A native descriptor of this file (for splicing), or -1 when there is none. */
+    public int descriptor() {
+        return descriptor;
     }
 
     public FileChannel channel() {
@@ -93,7 +127,13 @@ public final class ClusterFile implements Closeable {
 
     @Override
     public void close() throws IOException {
-        channel.close();
+        try {
+            channel.close();
+        } finally {
+            if (descriptor >= 0) {
+                LibC.get().close(descriptor);
+            }
+        }
     }
 
     @Override

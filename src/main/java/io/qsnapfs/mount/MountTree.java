@@ -1,6 +1,7 @@
 package io.qsnapfs.mount;
 
 import io.qsnapfs.engine.BlockSource;
+import io.qsnapfs.engine.ExtentSink;
 import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.mount.Node.DirKind;
@@ -208,6 +209,16 @@ public final class MountTree {
         }
 
         @Override
+        public int map(long offset, int length, ExtentSink sink) throws IOException {
+            if (offset >= view.size()) {
+                return 0;
+            }
+            int n = (int) Math.min(length, view.size() - offset);
+            view.map(offset, n, sink);
+            return n;
+        }
+
+        @Override
         public boolean keepCache() {
             return keepCache;
         }
@@ -237,6 +248,16 @@ public final class MountTree {
             }
             int n = (int) Math.min(dst.remaining(), text.length - offset);
             dst.put(text, (int) offset, n);
+            return n;
+        }
+
+        @Override
+        public int map(long offset, int length, ExtentSink sink) throws IOException {
+            if (offset >= text.length) {
+                return 0;
+            }
+            int n = (int) Math.min(length, text.length - offset);
+            sink.bytes(ByteBuffer.wrap(text, (int) offset, n));
             return n;
         }
 

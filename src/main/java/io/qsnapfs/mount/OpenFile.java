@@ -1,5 +1,6 @@
 package io.qsnapfs.mount;
 
+import io.qsnapfs.engine.ExtentSink;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
@@ -7,6 +8,13 @@ import java.nio.ByteBuffer;
 public interface OpenFile {
     /** Fills {@code dst} from {@code offset}; returns the bytes read, 0 at the end. */
     int read(long offset, ByteBuffer dst) throws IOException;
+
+    /**
+     * Describes the bytes from {@code offset} as extents instead of copying them, so that FUSE can
+     * splice data straight from the image file. Returns how many bytes were described (fewer than
+     * {@code length} at the end of the file, 0 past it).
+     */
+    int map(long offset, int length, ExtentSink sink) throws IOException;
 
     /**
      * True when the kernel may keep the pages it has cached for this path: the file is the same
