@@ -47,19 +47,16 @@ public final class QcowImage implements Closeable {
     private final List<SnapshotEntry> snapshots;
     private final ClusterFile dataFile;
     private final BackingChain.Backing backing;
-    private volatile long fileSize;
-    private volatile long dataFileLength;
     private volatile Qcow2View activeView;
 
     private QcowImage(String name, ClusterFile file, QcowHeader header, List<SnapshotEntry> snapshots,
-            ClusterFile dataFile, BackingChain.Backing backing, long fileSize) {
+            ClusterFile dataFile, BackingChain.Backing backing) {
         this.name = name;
         this.file = file;
         this.header = header;
         this.snapshots = List.copyOf(snapshots);
         this.dataFile = dataFile;
         this.backing = backing;
-        this.fileSize = fileSize;
     }
 
     /** Opens an image read-only, with its backing chain and data file. */
@@ -98,7 +95,7 @@ public final class QcowImage implements Closeable {
                 }
             }
             BackingChain.Backing backing = chain.openBacking(path, name, header);
-            return new QcowImage(name, file, header, snapshots, dataFile, backing, fileSize);
+            return new QcowImage(name, file, header, snapshots, dataFile, backing);
         } catch (IOException e) {
             closeQuietly(file, dataFile);
             throw ImageException.io(name, "read error", e);
@@ -194,7 +191,7 @@ public final class QcowImage implements Closeable {
 
     /** The file's length when it was opened (or last found to be longer). */
     public long fileSize() {
-        return fileSize;
+        return currentFileSize(0);
     }
 
     /** The current state of the disk (the active L1 table). */
@@ -316,7 +313,8 @@ public final class QcowImage implements Closeable {
             throw ImageException.corrupt(name, what + " offset " + Hex.of(offset)
                     + " is not aligned to a cluster boundary");
         }
-        if (offset > currentFileSize(offset + count * 8) - count * 8) {
+        long fileSize = currentFileSize(offset + count * 8);
+        if (offset > fileSize - count * 8) {
             throw ImageException.corrupt(name, what + " at " + Hex.of(offset) + " (" + count * 8
                     + " bytes) " + pastEnd(offset, fileSize) + " (" + fileSize + " bytes)");
         }
@@ -335,7 +333,8 @@ public final class QcowImage implements Closeable {
     long[] l2Table(long offset) {
         return L2_CACHE.get(new TableKey(this, offset), key -> {
             long clusterSize = header.clusterSize();
-            if (offset > currentFileSize(offset + clusterSize) - clusterSize) {
+            long fileSize = currentFileSize(offset + clusterSize);
+            if (offset > fileSize - clusterSize) {
                 throw ImageException.corrupt(name, "L2 table at " + Hex.of(offset)
                         + " " + pastEnd(offset, fileSize) + " (" + fileSize + " bytes)");
             }
@@ -357,7 +356,8 @@ public final class QcowImage implements Closeable {
                 throw ImageException.corrupt(name, "compressed cluster at " + Hex.of(offset)
                         + " points into the image header");
             }
-            if (offset >= currentFileSize(offset + 1)) {
+            long fileSize = currentFileSize(offset + 1);
+            if (offset >= fileSize) {
                 throw ImageException.corrupt(name, "compressed cluster at " + Hex.of(offset)
                         + " lies beyond the end of the file (" + fileSize + " bytes)");
             }
@@ -390,39 +390,22 @@ public final class QcowImage implements Closeable {
         return backing == null ? null : backing.source();
     }
 
-    /**
-     * The file's length, asking the file system again when {@code needed} lies past the length
-     * we saw last: an image can grow while it is open (QEMU appending clusters), never shrink
-     * under a valid table.
-     */
+    /** The image file's length, covering {@code needed} if it can; see {@link ClusterFile#lengthCovering}. */
     long currentFileSize(long needed) {
-        long size = fileSize;
-        if (needed > size) {
-            try {
-                size = file.size();
-            } catch (IOException e) {
-                throw ImageException.io(name, "cannot stat", e);
-            }
-            fileSize = size;
+        try {
+            return file.lengthCovering(needed);
+        } catch (IOException e) {
+            throw ImageException.io(name, "cannot stat", e);
         }
-        return size;
     }
 
-    /** Length of the file data clusters are read from, refreshed the same way. */
+    /** Length of the file data clusters are read from (the external data file, or the image). */
     long dataFileSize(long needed) {
-        if (dataFile == null) {
-            return currentFileSize(needed);
+        try {
+            return dataClusterFile().lengthCovering(needed);
+        } catch (IOException e) {
+            throw ImageException.io(name, dataFile != null ? "cannot stat external data file" : "cannot stat", e);
         }
-        long size = dataFileLength;
-        if (needed > size) {
-            try {
-                size = dataFile.size();
-            } catch (IOException e) {
-                throw ImageException.io(name, "cannot stat external data file", e);
-            }
-            dataFileLength = size;
-        }
-        return size;
     }
 
     private long[] readLongs(long offset, int count, String what) {

@@ -39,15 +39,14 @@ public final class Refcounts {
     private final int cacheCapacity;
     /** Read like QEMU does, zeros past the end of the file, instead of refusing (for the check). */
     private final boolean padPastEnd;
-    private volatile long fileSize;
     /** The block used last, checked before the map. */
     private volatile LastBlock last;
 
     private record LastBlock(long offset, byte[] data) {
     }
 
-    private Refcounts(String name, ClusterFile file, QcowHeader header, long[] table, long fileSize,
-            boolean padPastEnd, long cacheBytes) {
+    private Refcounts(String name, ClusterFile file, QcowHeader header, long[] table, boolean padPastEnd,
+            long cacheBytes) {
         this.name = name;
         this.file = file;
         this.clusterBits = header.clusterBits();
@@ -56,7 +55,6 @@ public final class Refcounts {
         this.table = table;
         this.tableOffset = header.refcountTableOffset();
         this.cacheCapacity = (int) Math.max(16, cacheBytes >> clusterBits);
-        this.fileSize = fileSize;
         this.padPastEnd = padPastEnd;
     }
 
@@ -88,7 +86,7 @@ public final class Refcounts {
             }
             long[] table = new long[(int) entries];
             file.read(offset, (int) bytes).order(ByteOrder.BIG_ENDIAN).asLongBuffer().get(table);
-            return new Refcounts(name, file, header, table, fileSize, false, cacheBytes);
+            return new Refcounts(name, file, header, table, false, cacheBytes);
         } catch (IOException e) {
             throw ImageException.io(name, "read error in the refcount table", e);
         }
@@ -109,7 +107,7 @@ public final class Refcounts {
             long[] table = new long[(int) entries];
             file.read(header.refcountTableOffset(), (int) entries * 8).order(ByteOrder.BIG_ENDIAN).asLongBuffer()
                     .get(table);
-            return new Refcounts(name, file, header, table, file.size(), true, CACHE_BYTES);
+            return new Refcounts(name, file, header, table, true, CACHE_BYTES);
         } catch (IOException e) {
             throw ImageException.io(name, "read error in the refcount table", e);
         }
@@ -197,7 +195,8 @@ public final class Refcounts {
             throw ImageException.corrupt(name, "refcount block " + tableIndex + " at " + Hex.of(blockOffset)
                     + " is not aligned to a cluster boundary");
         }
-        if (!padPastEnd && blockOffset > currentFileSize(blockOffset + clusterSize) - clusterSize) {
+        long fileSize = padPastEnd ? 0 : currentFileSize(blockOffset + clusterSize);
+        if (!padPastEnd && blockOffset > fileSize - clusterSize) {
             throw ImageException.corrupt(name, "refcount block " + tableIndex + " at " + Hex.of(blockOffset)
                     + " lies beyond the end of the file (" + fileSize + " bytes)");
         }
@@ -234,16 +233,11 @@ public final class Refcounts {
     }
 
     private long currentFileSize(long needed) {
-        long size = fileSize;
-        if (needed > size) {
-            try {
-                size = file.size();
-            } catch (IOException e) {
-                throw ImageException.io(name, "cannot stat", e);
-            }
-            fileSize = size;
+        try {
+            return file.lengthCovering(needed);
+        } catch (IOException e) {
+            throw ImageException.io(name, "cannot stat", e);
         }
-        return size;
     }
 
     /** For a writer: the block at {@code blockOffset} now holds {@code contents} on disk. */

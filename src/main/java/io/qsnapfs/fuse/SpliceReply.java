@@ -39,9 +39,8 @@ final class SpliceReply implements ExtentSink {
 
     @Override
     public void data(ClusterFile file, long hostOffset, long length) throws java.io.IOException {
-        long fileSize = file.size();
         int fd = file.descriptor();
-        if (fd >= 0 && hostOffset + length <= fileSize) {
+        if (fd >= 0 && hostOffset + length <= file.lengthCovering(hostOffset + length)) {
             parts.add(new Part(length, fd, hostOffset, 0));
             return;
         }

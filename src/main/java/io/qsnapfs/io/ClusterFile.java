@@ -21,6 +21,8 @@ public final class ClusterFile implements Closeable {
     private final FileChannel channel;
     /** A descriptor of the same open file for splicing, or -1. */
     private final int descriptor;
+    /** The length the file had when last asked; see {@link #lengthCovering}. */
+    private volatile long knownLength = -1;
 
     private ClusterFile(Path path, FileChannel channel, int descriptor) {
         this.path = path;
@@ -86,7 +88,19 @@ public final class ClusterFile implements Closeable {
     }
 
     public long size() throws IOException {
-        return channel.size();
+        long length = channel.size();
+        knownLength = length;
+        return length;
+    }
+
+    /**
+     * The file's length, asking the file system only when {@code needed} lies past the length seen
+     * last: an image grows while it is open (QEMU appending clusters) and never shrinks under a
+     * valid table, so the checks on every read cost no system call.
+     */
+    public long lengthCovering(long needed) throws IOException {
+        long length = knownLength;
+        return needed > length ? size() : length;
     }
 
     /**
