@@ -18,16 +18,17 @@ import picocli.CommandLine.Spec;
 
 /**
  * The {@code qsnapfs} command: reads qcow2 images and their internal snapshots. Each operation is a
- * subcommand ({@code info}, {@code snapshot list}, {@code export}); new ones are added to the
+ * subcommand ({@code info}, {@code snapshot list}, {@code export}, {@code check}, {@code mount},
+ * {@code umount}); new ones are added to the
  * {@code subcommands} list here, or to {@link SnapshotCommand} for {@code snapshot} operations.
  *
  * <p>Exit status: 0 on success, 1 when the command failed (one line on standard error names the
  * image and the problem), 2 for a usage error.
  */
 @Command(name = "qsnapfs", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-        description = "Reads qcow2 disk images and their internal snapshots.",
-        subcommands = {InfoCommand.class, SnapshotCommand.class, ExportCommand.class, MountCommand.class,
-            UmountCommand.class},
+        description = "Reads qcow2 disk images and their internal snapshots, offline or mounted over FUSE.",
+        subcommands = {InfoCommand.class, SnapshotCommand.class, ExportCommand.class, CheckCommand.class,
+            MountCommand.class, UmountCommand.class},
         footer = {"", "Exit status: 0 on success, 1 if the command failed, 2 for a usage error."})
 public final class Main implements Callable<Integer> {
     private final Streams streams;

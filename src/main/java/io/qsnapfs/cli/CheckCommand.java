@@ -1,0 +1,43 @@
+package io.qsnapfs.cli;
+
+import io.qsnapfs.engine.CheckResult;
+import io.qsnapfs.engine.ConsistencyCheck;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code qsnapfs check IMAGE [--output human|json]}: rebuilds the refcounts from every L1 table
+ * (active and snapshots) and compares them with the stored ones, read-only. Output and exit status
+ * are those of {@code qemu-img check}: 0 clean, 1 the check could not be done, 2 corruptions,
+ * 3 leaked clusters only.
+ */
+@Command(name = "check", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+        description = {"Check the refcounts and metadata of IMAGE like qemu-img check (read-only).",
+            "Exit status: 0 clean, 1 check failed, 2 corruptions found, 3 only leaked clusters found."})
+final class CheckCommand extends CommandBase implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "IMAGE", description = "The qcow2 image.")
+    Path image;
+
+    @Option(names = "--output", paramLabel = "FORMAT", defaultValue = "human",
+            description = "human (default) or json (the fields of qemu-img check --output=json).")
+    OutputFormat output;
+
+    @Override
+    public Integer call() {
+        CheckResult result = ConsistencyCheck.run(image);
+        streams().err().print(result.renderMessages());
+        if (!result.complete()) {
+            streams().err().println("qsnapfs: " + image.getFileName() + ": check failed: " + result.failure());
+        }
+        if (output == OutputFormat.json) {
+            streams().out().print(result.renderJson());
+            streams().out().print("\n");
+        } else {
+            streams().out().print(result.renderHuman());
+        }
+        return result.exitStatus();
+    }
+}
