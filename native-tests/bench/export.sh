@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: `qsnapfs export` against `qemu-img convert -l snapshot.id=N -O raw` on a fully
 # allocated 2 GiB snapshot, both writing to the same file system (not tmpfs), page cache dropped
-# before every timed run (needs root; otherwise the runs are warm and the script says so).
+# before every timed run (needs root; otherwise the runs are warm and the script says so); each
+# run is timed until its output is on disk (a sync after the command, inside the timing).
 #
 # Environment: BENCH_SIZE_MIB (default 2048), BENCH_RUNS (runs per tool, default 5),
 # BENCH_DIR (scratch directory, default target/bench under the repository; must not be tmpfs),
@@ -45,11 +46,14 @@ drop_caches() {
   if ! { echo 3 > /proc/sys/vm/drop_caches; } 2>/dev/null; then cold=no; fi
 }
 
-# Seconds (to the microsecond) that a command takes, printed on stdout.
+# Seconds (to the microsecond) that a command takes until its output is on disk, printed on
+# stdout. The sync is timed for both tools: without it the figure is mostly how much dirty data
+# the kernel happened to write back before the process exited (qemu-img alone ranged 1.0-3.0 s).
 timed() {
   local start end
   start=$(date +%s%N)
   "$@"
+  sync
   end=$(date +%s%N)
   awk -v ns=$((end - start)) 'BEGIN { printf "%.6f\n", ns / 1e9 }'
 }
