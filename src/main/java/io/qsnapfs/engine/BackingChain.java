@@ -73,7 +73,7 @@ public final class BackingChain {
     }
 
     private void enter(Path path) {
-        String name = path.getFileName() == null ? path.toString() : path.getFileName().toString();
+        String name = ClusterFile.nameOf(path);
         if (++depth > MAX_DEPTH) {
             throw ImageException.unsupported(name, "backing chain is deeper than " + MAX_DEPTH + " images");
         }

@@ -131,13 +131,8 @@ public final class ConsistencyCheck {
      *         that breaks the spec, encryption, unknown incompatible features)
      */
     public static CheckResult run(Path path) {
-        String name = path.getFileName() == null ? path.toString() : path.getFileName().toString();
-        ClusterFile file;
-        try {
-            file = ClusterFile.openReadOnly(path);
-        } catch (IOException e) {
-            throw ImageException.io(name, "cannot open", e);
-        }
+        String name = ClusterFile.nameOf(path);
+        ClusterFile file = QcowImage.openReadOnly(path);
         try (file) {
             long size = file.size();
             QcowHeader header = QcowImage.readHeader(name, file, size);

@@ -69,13 +69,8 @@ public final class QcowImage implements Closeable {
      * file. Closes {@code file} on failure.
      */
     static QcowImage openFile(Path path, BackingChain chain) {
-        String name = path.getFileName() == null ? path.toString() : path.getFileName().toString();
-        ClusterFile file;
-        try {
-            file = ClusterFile.openReadOnly(path);
-        } catch (IOException e) {
-            throw ImageException.io(name, "cannot open", e);
-        }
+        String name = ClusterFile.nameOf(path);
+        ClusterFile file = openReadOnly(path);
         ClusterFile dataFile = null;
         try {
             long fileSize = file.size();
@@ -102,6 +97,15 @@ public final class QcowImage implements Closeable {
         } catch (RuntimeException e) {
             closeQuietly(file, dataFile);
             throw e;
+        }
+    }
+
+    /** Opens an image file read-only; failure is an ImageException naming the image. */
+    static ClusterFile openReadOnly(Path path) {
+        try {
+            return ClusterFile.openReadOnly(path);
+        } catch (IOException e) {
+            throw ImageException.io(ClusterFile.nameOf(path), "cannot open", e);
         }
     }
 

@@ -26,7 +26,7 @@ public final class ClusterFile implements Closeable {
 
     private ClusterFile(Path path, FileChannel channel, int descriptor) {
         this.path = path;
-        this.displayName = path.getFileName() == null ? path.toString() : path.getFileName().toString();
+        this.displayName = nameOf(path);
         this.channel = channel;
         this.descriptor = descriptor;
     }
@@ -67,6 +67,11 @@ public final class ClusterFile implements Closeable {
 
     public static ClusterFile openReadWrite(Path path) throws IOException {
         return new ClusterFile(path, FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE));
+    }
+
+    /** How messages name a file: its last path component (the whole path when there is none). */
+    public static String nameOf(Path path) {
+        return path.getFileName() == null ? path.toString() : path.getFileName().toString();
     }
 
     public Path path() {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

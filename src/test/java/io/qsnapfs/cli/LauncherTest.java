@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.qsnapfs.testing.Bytes;
+import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
 import java.nio.file.Files;
 import java.nio.file.Path;

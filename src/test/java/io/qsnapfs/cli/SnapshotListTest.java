@@ -3,6 +3,7 @@ package io.qsnapfs.cli;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

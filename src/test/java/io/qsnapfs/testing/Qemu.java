@@ -3,17 +3,14 @@ package io.qsnapfs.testing;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 
 /**
  * Runs QEMU's own tools, the oracle of every test. A missing tool fails the test with the hint to
@@ -29,42 +26,8 @@ public final class Qemu {
 
     /** Runs a command and returns its result, failing the test if it cannot be started or hangs. */
     public static Result run(List<String> command) {
-        ProcessBuilder pb = new ProcessBuilder(command);
-        pb.environment().put("LC_ALL", "C");
-        try {
-            Process p;
-            try {
-                p = pb.start();
-            } catch (IOException e) {
-                fail("cannot run " + command.get(0) + " (" + e.getMessage() + "); run make setup");
-                return null;
-            }
-            p.getOutputStream().close();
-            ByteArrayOutputStream err = new ByteArrayOutputStream();
-            Thread errReader = new Thread(() -> copy(p.getErrorStream(), err));
-            errReader.start();
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            copy(p.getInputStream(), out);
-            if (!p.waitFor(300, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                fail(String.join(" ", command) + " did not finish in 300 s");
-            }
-            errReader.join();
-            return new Result(p.exitValue(), out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private static void copy(InputStream in, ByteArrayOutputStream out) {
-        try (in) {
-            in.transferTo(out);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        Processes.Output o = Processes.run(command, Map.of(), null);
+        return new Result(o.status(), o.outText(), o.err());
     }
 
     /** Runs a command that must succeed; returns its standard output. */

@@ -1,4 +1,4 @@
-package io.qsnapfs.cli;
+package io.qsnapfs.testing;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -14,20 +14,21 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Runs a program with extra environment variables (TZ above all) and keeps its standard output
- * as bytes, so output can be compared byte for byte.
+ * as bytes, so output can be compared byte for byte. A program that cannot be started fails the
+ * test with the hint to run {@code make setup}; tests never skip.
  */
-final class Processes {
+public final class Processes {
     private Processes() {
     }
 
     /** What a finished program wrote and returned. */
-    record Output(int status, byte[] out, String err) {
-        String outText() {
+    public record Output(int status, byte[] out, String err) {
+        public String outText() {
             return new String(out, StandardCharsets.UTF_8);
         }
     }
 
-    static Output run(List<String> command, Map<String, String> env, File workingDirectory) {
+    public static Output run(List<String> command, Map<String, String> env, File workingDirectory) {
         ProcessBuilder pb = new ProcessBuilder(command);
         pb.environment().put("LC_ALL", "C");
         pb.environment().putAll(env);
@@ -63,7 +64,7 @@ final class Processes {
     }
 
     /** {@code qemu-img snapshot -l IMAGE} in time zone {@code tz}; must succeed. */
-    static byte[] qemuSnapshotList(java.nio.file.Path image, String tz) {
+    public static byte[] qemuSnapshotList(java.nio.file.Path image, String tz) {
         Output o = run(List.of("qemu-img", "snapshot", "-l", image.toString()), Map.of("TZ", tz), null);
         if (o.status() != 0) {
             fail("qemu-img snapshot -l " + image + " exited " + o.status() + ": " + o.err());
