@@ -35,8 +35,12 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class Exporter {
     /** Guest bytes translated per {@code map} call (and per progress report). */
     public static final long DEFAULT_CHUNK = 64L << 20;
-    /** Chunks copied at once into a regular file (each by its own thread, with its own descriptor). */
-    public static final int DEFAULT_STREAMS = 2;
+    /**
+     * Chunks copied at once into a regular file (each by its own thread, with its own descriptor).
+     * One: timed until the output was on disk (2 GiB, ext4, six alternating runs), one stream took
+     * a median 3.6 s and two 4.2 s, the disk seeking between the two regions.
+     */
+    public static final int DEFAULT_STREAMS = 1;
 
     private static final int ZERO_BUFFER = 1 << 20;
 
@@ -63,8 +67,8 @@ public final class Exporter {
 
     /**
      * An exporter of {@code source} that translates {@code chunkSize} guest bytes at a time and,
-     * into a regular file, copies up to {@code streams} chunks at once. Several streams keep the
-     * disk busy the way QEMU's parallel requests do; a pipe or device is always written in order.
+     * into a regular file, copies up to {@code streams} chunks at once (more streams can help on
+     * storage that likes parallel requests); a pipe or device is always written in order.
      */
     public Exporter(BlockSource source, long chunkSize, int streams) {
         if (chunkSize <= 0 || streams <= 0) {

@@ -1,5 +1,6 @@
 package io.qsnapfs.fuse;
 
+import io.qsnapfs.io.ClusterFile;
 import io.qsnapfs.mount.ImageCatalog;
 import io.qsnapfs.mount.MountTree;
 import io.qsnapfs.mount.RequestLog;
@@ -63,6 +64,7 @@ public final class FuseMount {
         Path dir = imageDir.toAbsolutePath().normalize();
         Path mp = mountPoint.toAbsolutePath().normalize();
         checkArguments(dir, mp);
+        ClusterFile.enableSpliceDescriptors();
         ImageCatalog catalog = new ImageCatalog(dir, log);
         QsnapFuse fuse = new QsnapFuse(new MountTree(catalog, log, readOnly));
         List<String> args = new ArrayList<>();

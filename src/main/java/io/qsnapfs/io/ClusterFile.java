@@ -21,6 +21,11 @@ public final class ClusterFile implements Closeable {
     private final FileChannel channel;
     /** A descriptor of the same open file for splicing, or -1. */
     private final int descriptor;
+    /**
+     * Whether read-only opens also get a native descriptor for splicing. Only the mount needs one,
+     * and binding libc through jnr-ffi costs the command line a noticeable part of its start-up.
+     */
+    private static volatile boolean spliceDescriptors;
     /** The length the file had when last asked; see {@link #lengthCovering}. */
     private volatile long knownLength = -1;
 
@@ -35,13 +40,19 @@ public final class ClusterFile implements Closeable {
         this(path, channel, -1);
     }
 
+    /** From now on, read-only opens also get a native descriptor that FUSE can splice from. */
+    public static void enableSpliceDescriptors() {
+        spliceDescriptors = true;
+    }
+
     /**
-     * Opens for reading, with a native descriptor that FUSE can splice from. The descriptor is
-     * opened first and the channel through {@code /proc/self/fd}, so both are one open file even if
-     * the path is renamed or replaced meanwhile. Without libc the file is opened plainly.
+     * Opens for reading. After {@link #enableSpliceDescriptors()} the file also gets a native
+     * descriptor: it is opened first and the channel through {@code /proc/self/fd}, so both are one
+     * open file even if the path is renamed or replaced meanwhile. Without libc the file is opened
+     * plainly.
      */
     public static ClusterFile openReadOnly(Path path) throws IOException {
-        LibC libc = LibC.get();
+        LibC libc = spliceDescriptors ? LibC.get() : null;
         if (libc != null && !Files.isDirectory(path)) {
             int fd = libc.open(path.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC);
             if (fd >= 0) {
