@@ -110,20 +110,10 @@ public final class QsnapFuse extends FuseStubFS {
         });
     }
 
-    @Override
-    public int read(String path, Pointer buf, long size, long offset, FuseFileInfo fi) {
-        return call("read", path, () -> {
-            OpenFile file = openFiles.get(fi.fh.get());
-            if (file == null) {
-                return -ErrorCodes.EBADF();
-            }
-            return file.read(offset, NativeBuffers.wrap(buf, (int) size));
-        });
-    }
-
     /**
      * Reads without copying: the reply lists where the bytes are, and libfuse splices file ranges
-     * into the kernel (with {@code -o splice_write}; otherwise it copies them itself).
+     * into the kernel (with {@code -o splice_write}; otherwise it copies them itself). With this
+     * registered, libfuse never calls {@code read}, so there is none.
      */
     @Override
     public int read_buf(String path, Pointer bufp, long size, long offset, FuseFileInfo fi) {
