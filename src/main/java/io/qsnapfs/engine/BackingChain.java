@@ -4,7 +4,6 @@ import io.qsnapfs.format.QcowHeader;
 import io.qsnapfs.io.ClusterFile;
 import java.io.Closeable;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
@@ -136,7 +135,7 @@ public final class BackingChain {
                     raw = ClusterFile.openReadOnly(path);
                     return new Backing(path, format, null, raw, new RawSource(raw, raw.size()));
                 } catch (IOException e) {
-                    closeQuietly(raw);
+                    QcowImage.closeQuietly(raw);
                     throw ImageException.io(imageName, "cannot open backing file " + path, e);
                 }
             }
@@ -146,23 +145,9 @@ public final class BackingChain {
         }
     }
 
-    private static void closeQuietly(ClusterFile file) {
-        if (file != null) {
-            try {
-                file.close();
-            } catch (IOException ignored) {
-                // already failing; the first error is the one worth reporting
-            }
-        }
-    }
-
     private static String probe(String imageName, Path path) {
-        try (ClusterFile f = ClusterFile.openReadOnly(path)) {
-            if (f.size() < 4) {
-                return "raw";
-            }
-            ByteBuffer magic = f.read(0, 4);
-            return magic.getInt(0) == QcowHeader.MAGIC ? "qcow2" : "raw";
+        try {
+            return QcowImage.hasMagic(path) ? "qcow2" : "raw";
         } catch (IOException e) {
             throw ImageException.io(imageName, "cannot open backing file " + path, e);
         }

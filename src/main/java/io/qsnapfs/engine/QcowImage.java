@@ -109,7 +109,8 @@ public final class QcowImage implements Closeable {
         }
     }
 
-    private static void closeQuietly(Closeable... closeables) {
+    /** Closes what is not null, ignoring errors: for cleaning up when something already failed. */
+    static void closeQuietly(Closeable... closeables) {
         for (Closeable c : closeables) {
             if (c != null) {
                 try {
@@ -118,6 +119,13 @@ public final class QcowImage implements Closeable {
                     // already failing; the first error is the one worth reporting
                 }
             }
+        }
+    }
+
+    /** True when the file starts with the qcow2 magic (how images are told apart, not by suffix). */
+    public static boolean hasMagic(Path path) throws IOException {
+        try (ClusterFile f = ClusterFile.openReadOnly(path)) {
+            return f.size() >= 4 && f.read(0, 4).getInt(0) == QcowHeader.MAGIC;
         }
     }
 

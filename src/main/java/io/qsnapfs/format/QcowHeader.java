@@ -134,6 +134,10 @@ public record QcowHeader(
 
     /** The header extension of the given type, or null. */
     public HeaderExtension extension(int type) {
+        return extension(extensions, type);
+    }
+
+    private static HeaderExtension extension(List<HeaderExtension> extensions, int type) {
         for (HeaderExtension e : extensions) {
             if (e.type() == type) {
                 return e;
@@ -160,13 +164,7 @@ public record QcowHeader(
     }
 
     private static String featureName(List<HeaderExtension> extensions, int kind, int bit) {
-        HeaderExtension e = null;
-        for (HeaderExtension x : extensions) {
-            if (x.type() == HeaderExtension.FEATURE_NAME_TABLE) {
-                e = x;
-                break;
-            }
-        }
+        HeaderExtension e = extension(extensions, HeaderExtension.FEATURE_NAME_TABLE);
         if (e == null) {
             return null;
         }

@@ -1,15 +1,12 @@
 package io.qsnapfs.mount;
 
 import io.qsnapfs.engine.ImageException;
-import io.qsnapfs.format.QcowHeader;
+import io.qsnapfs.engine.QcowImage;
 import java.io.Closeable;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -137,7 +134,7 @@ public final class ImageCatalog implements Closeable {
             return null;
         }
         try {
-            if (!hasQcowMagic(path)) {
+            if (!QcowImage.hasMagic(path)) {
                 skipped.put(name, state);
                 return null;
             }
@@ -153,16 +150,6 @@ public final class ImageCatalog implements Closeable {
             log.add("skipped " + name + ": " + e.getMessage());
         }
         return null;
-    }
-
-    private static boolean hasQcowMagic(Path path) throws IOException {
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            ByteBuffer b = ByteBuffer.allocate(4);
-            while (b.hasRemaining() && ch.read(b, b.position()) > 0) {
-                // keep reading
-            }
-            return b.position() == 4 && b.getInt(0) == QcowHeader.MAGIC;
-        }
     }
 
     @Override

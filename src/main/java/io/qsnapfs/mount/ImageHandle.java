@@ -2,11 +2,10 @@ package io.qsnapfs.mount;
 
 import io.qsnapfs.engine.QcowImage;
 import io.qsnapfs.format.SnapshotEntry;
+import io.qsnapfs.io.ClusterFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
@@ -78,26 +77,18 @@ public final class ImageHandle {
      * whole snapshot table. Data writes by a running VM touch neither, so they cause no reopen.
      */
     static byte[] fingerprint(Path path, QcowImage image) throws IOException {
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            int headerBytes = (int) Math.min(Math.min(ch.size(), image.header().clusterSize()), HEADER_FINGERPRINT);
+        try (ClusterFile file = ClusterFile.openReadOnly(path)) {
+            int headerBytes = (int) Math.min(Math.min(file.size(), image.header().clusterSize()), HEADER_FINGERPRINT);
             int tableBytes = 0;
             for (SnapshotEntry s : image.snapshots()) {
                 tableBytes += s.encodedLength();
             }
             ByteBuffer b = ByteBuffer.allocate(headerBytes + tableBytes);
-            read(ch, 0, b.slice(0, headerBytes));
+            file.readFully(0, b.slice(0, headerBytes));
             if (tableBytes > 0) {
-                read(ch, image.header().snapshotsOffset(), b.slice(headerBytes, tableBytes));
+                file.readFully(image.header().snapshotsOffset(), b.slice(headerBytes, tableBytes));
             }
             return b.array();
-        }
-    }
-
-    private static void read(FileChannel ch, long pos, ByteBuffer dst) throws IOException {
-        while (dst.hasRemaining()) {
-            if (ch.read(dst, pos + dst.position()) < 0) {
-                return;
-            }
         }
     }
 
