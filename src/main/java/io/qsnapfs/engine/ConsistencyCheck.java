@@ -84,9 +84,6 @@ public final class ConsistencyCheck {
     private final int l2Entries;
     private final int entryWords;
     private final long refcountMax;
-    private final int csizeShift;
-    private final long csizeMask;
-    private final long coffsetMask;
     private final long[] l2;
     private final ByteBuffer l2Bytes;
 
@@ -116,9 +113,6 @@ public final class ConsistencyCheck {
         this.entryWords = subclusters ? 2 : 1;
         this.l2Entries = (int) (clusterSize / (8 * entryWords));
         this.refcountMax = RefcountBlock.maxRefcount(header.refcountOrder());
-        this.csizeShift = L2Entry.compressedSizeShift(clusterBits);
-        this.csizeMask = (1L << (clusterBits - 8)) - 1;
-        this.coffsetMask = (1L << csizeShift) - 1;
         this.l2 = new long[(int) (clusterSize / 8)];
         this.l2Bytes = ByteBuffer.allocate((int) clusterSize).order(ByteOrder.BIG_ENDIAN);
     }
@@ -311,7 +305,7 @@ public final class ConsistencyCheck {
             switch (type) {
                 case COMPRESSED -> {
                     if ((entry & L2Entry.COPIED) != 0) {
-                        corruption("ERROR: coffset=0x" + hex(entry & coffsetMask)
+                        corruption("ERROR: coffset=0x" + hex(L2Entry.compressedOffset(entry, clusterBits))
                                 + ": copied flag must never be set for compressed clusters");
                         entry &= ~L2Entry.COPIED;
                     }
@@ -324,9 +318,8 @@ public final class ConsistencyCheck {
                                 + " with non-zero subcluster allocation bitmap, entry=0x" + hex(entry));
                         continue;
                     }
-                    long coffset = entry & coffsetMask;
-                    long sectors = ((entry >>> csizeShift) & csizeMask) + 1;
-                    reference(coffset, sectors * 512 - (coffset & 511));
+                    reference(L2Entry.compressedOffset(entry, clusterBits),
+                            L2Entry.compressedLength(entry, clusterBits));
                     if (active) {
                         allocated++;
                         compressed++;
@@ -377,11 +370,7 @@ public final class ConsistencyCheck {
         if ((entry & L2Entry.ZERO) != 0 && !subclusters) {
             return (entry & L2Entry.OFFSET_MASK) != 0 ? ClusterType.ZERO_ALLOC : ClusterType.ZERO_PLAIN;
         }
-        if ((entry & L2Entry.OFFSET_MASK) == 0) {
-            // With an external data file, offset 0 is a real cluster, told apart by COPIED.
-            return dataFile && (entry & L2Entry.COPIED) != 0 ? ClusterType.NORMAL : ClusterType.UNALLOCATED;
-        }
-        return ClusterType.NORMAL;
+        return L2Entry.isAllocated(entry, dataFile) ? ClusterType.NORMAL : ClusterType.UNALLOCATED;
     }
 
     // ---- bitmaps --------------------------------------------------------------------------

@@ -137,10 +137,8 @@ public final class Qcow2View implements BlockSource {
         }
     }
 
-    /** True when a standard (non-compressed) L2 entry points at a host cluster. */
     private boolean isAllocated(long entry) {
-        // Offset 0 is a valid data file offset; there every cluster has refcount 1, so COPIED tells.
-        return (entry & L2Entry.OFFSET_MASK) != 0 || (image.hasDataFile() && (entry & L2Entry.COPIED) != 0);
+        return L2Entry.isAllocated(entry, image.hasDataFile());
     }
 
     private void data(long entry, long l2Offset, int index, long guest, long inCluster, long n, Coalescer out)

@@ -39,6 +39,15 @@ public final class L2Entry {
         return entry & OFFSET_MASK;
     }
 
+    /**
+     * True when a standard (non-compressed) entry points at a host cluster. Offset 0 normally means
+     * unallocated, but it is a valid offset in an external data file, where every cluster has
+     * refcount 1, so COPIED tells the two apart (as in QEMU).
+     */
+    public static boolean isAllocated(long entry, boolean externalDataFile) {
+        return (entry & OFFSET_MASK) != 0 || (externalDataFile && (entry & COPIED) != 0);
+    }
+
     /** Bit position where the sector count of a compressed descriptor starts. */
     public static int compressedSizeShift(int clusterBits) {
         return 62 - (clusterBits - 8);
