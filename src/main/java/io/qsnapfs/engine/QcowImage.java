@@ -9,8 +9,6 @@ import io.qsnapfs.io.ClusterFile;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.LongBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -422,11 +420,7 @@ public final class QcowImage implements Closeable {
 
     private long[] readLongs(long offset, int count, String what) {
         try {
-            ByteBuffer b = file.read(offset, count * 8).order(ByteOrder.BIG_ENDIAN);
-            LongBuffer lb = b.asLongBuffer();
-            long[] out = new long[count];
-            lb.get(out);
-            return out;
+            return file.readLongs(offset, count);
         } catch (IOException e) {
             throw ImageException.io(name, "read error in " + what, e);
         }

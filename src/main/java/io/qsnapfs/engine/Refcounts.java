@@ -7,7 +7,6 @@ import io.qsnapfs.format.RefcountTable;
 import io.qsnapfs.io.ClusterFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.LinkedHashMap;
 
 /**
@@ -84,9 +83,7 @@ public final class Refcounts {
                 throw ImageException.corrupt(name, "refcount table at " + Hex.of(offset) + " (" + bytes
                         + " bytes) lies beyond the end of the file (" + fileSize + " bytes)");
             }
-            long[] table = new long[(int) entries];
-            file.read(offset, (int) bytes).order(ByteOrder.BIG_ENDIAN).asLongBuffer().get(table);
-            return new Refcounts(name, file, header, table, false, cacheBytes);
+            return new Refcounts(name, file, header, file.readLongs(offset, (int) entries), false, cacheBytes);
         } catch (IOException e) {
             throw ImageException.io(name, "read error in the refcount table", e);
         }
@@ -104,10 +101,8 @@ public final class Refcounts {
             if (entries * 8 > QcowHeader.MAX_REFTABLE_BYTES) {
                 throw ImageException.corrupt(name, "refcount table of " + entries + " entries exceeds the 8 MiB limit");
             }
-            long[] table = new long[(int) entries];
-            file.read(header.refcountTableOffset(), (int) entries * 8).order(ByteOrder.BIG_ENDIAN).asLongBuffer()
-                    .get(table);
-            return new Refcounts(name, file, header, table, true, CACHE_BYTES);
+            return new Refcounts(name, file, header, file.readLongs(header.refcountTableOffset(), (int) entries),
+                    true, CACHE_BYTES);
         } catch (IOException e) {
             throw ImageException.io(name, "read error in the refcount table", e);
         }

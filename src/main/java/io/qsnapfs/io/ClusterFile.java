@@ -142,6 +142,13 @@ public final class ClusterFile implements Closeable {
         return b;
     }
 
+    /** Reads {@code count} big-endian 64-bit entries (a table) at {@code position}; zeros past the end. */
+    public long[] readLongs(long position, int count) throws IOException {
+        long[] out = new long[count];
+        read(position, count * 8).order(java.nio.ByteOrder.BIG_ENDIAN).asLongBuffer().get(out);
+        return out;
+    }
+
     /** Writes all of {@code src} at {@code position}. */
     public void writeFully(long position, ByteBuffer src) throws IOException {
         long pos = position;
