@@ -80,6 +80,14 @@ public final class ClusterFile implements Closeable {
         return new ClusterFile(path, FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE));
     }
 
+    /**
+     * A ClusterFile over a channel the caller opened, with no native descriptor: tests use it to
+     * put a recording channel under the engine.
+     */
+    public static ClusterFile wrap(Path path, FileChannel channel) {
+        return new ClusterFile(path, channel);
+    }
+
     /** How messages name a file: its last path component (the whole path when there is none). */
     public static String nameOf(Path path) {
         return path.getFileName() == null ? path.toString() : path.getFileName().toString();
