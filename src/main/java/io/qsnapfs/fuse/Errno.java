@@ -1,32 +1,28 @@
 package io.qsnapfs.fuse;
 
 import io.qsnapfs.engine.ImageException;
+import io.qsnapfs.mount.ErrnoName;
+import io.qsnapfs.mount.RequestFailure;
 import ru.serce.jnrfuse.ErrorCodes;
 
-/** The one place where failures become errnos (negative, as libfuse wants them). */
+/**
+ * The one place where failures become errnos (negative, as libfuse wants them). Which errno a kind
+ * of failure is comes from {@link ErrnoName}, so the numbers here and the names in
+ * {@code control/log} cannot disagree.
+ */
 final class Errno {
     private Errno() {
     }
 
     static int of(Throwable t) {
         if (t instanceof ImageException e) {
-            return -switch (e.kind()) {
-                case NOT_FOUND -> ErrorCodes.ENOENT();
-                case READ_ONLY -> ErrorCodes.EROFS();
-                case EXISTS -> ErrorCodes.EEXIST();
-                case BUSY -> ErrorCodes.EBUSY();
-                case NO_SPACE -> ErrorCodes.ENOSPC();
-                case INVALID_ARGUMENT -> ErrorCodes.EINVAL();
-                case NOT_DIRECTORY -> ErrorCodes.ENOTDIR();
-                case IS_DIRECTORY -> ErrorCodes.EISDIR();
-                case CORRUPT, UNSUPPORTED, IO -> ErrorCodes.EIO();
-            };
+            return -jnr.constants.platform.Errno.valueOf(ErrnoName.of(e.kind())).intValue();
         }
         return -ErrorCodes.EIO();
     }
 
-    /** True for failures worth a line in the log (the unexpected ones). */
+    /** True for failures worth a line in the log: the unexpected ones, unless logged already. */
     static boolean worthLogging(Throwable t) {
-        return -of(t) == ErrorCodes.EIO();
+        return !(t instanceof RequestFailure) && -of(t) == ErrorCodes.EIO();
     }
 }

@@ -96,18 +96,20 @@ public final class QsnapFuse extends FuseStubFS {
 
     @Override
     public int open(String path, FuseFileInfo fi) {
-        return call("open", path, () -> {
-            OpenFile file = tree.open(path, fi.flags.get());
-            long handle = nextHandle.getAndIncrement();
-            openFiles.put(handle, file);
-            fi.fh.set(handle);
-            Pointer info = jnr.ffi.Struct.getMemory(fi);
-            int bits = info.getByte(FILE_INFO_BITS);
-            bits = file.keepCache() ? bits | KEEP_CACHE : bits & ~KEEP_CACHE;
-            bits = file.directIo() ? bits | DIRECT_IO : bits & ~DIRECT_IO;
-            info.putByte(FILE_INFO_BITS, (byte) bits);
-            return 0;
-        });
+        return call("open", path, () -> register(tree.open(path, fi.flags.get()), fi));
+    }
+
+    /** Makes an open file the handle of {@code fi}, with its caching bits. */
+    private int register(OpenFile file, FuseFileInfo fi) {
+        long handle = nextHandle.getAndIncrement();
+        openFiles.put(handle, file);
+        fi.fh.set(handle);
+        Pointer info = jnr.ffi.Struct.getMemory(fi);
+        int bits = info.getByte(FILE_INFO_BITS);
+        bits = file.keepCache() ? bits | KEEP_CACHE : bits & ~KEEP_CACHE;
+        bits = file.directIo() ? bits | DIRECT_IO : bits & ~DIRECT_IO;
+        info.putByte(FILE_INFO_BITS, (byte) bits);
+        return 0;
     }
 
     /**
@@ -149,8 +151,7 @@ public final class QsnapFuse extends FuseStubFS {
     public int access(String path, int mask) {
         return call("access", path, () -> {
             Node node = tree.resolve(path);
-            boolean writable = node instanceof Node.Dir d && d.kind().isRequest() && !tree.readOnly();
-            return (mask & W_OK) != 0 && !writable ? -ErrorCodes.EROFS() : 0;
+            return (mask & W_OK) != 0 && !tree.writable(node) ? -ErrorCodes.EROFS() : 0;
         });
     }
 
@@ -172,21 +173,25 @@ public final class QsnapFuse extends FuseStubFS {
         });
     }
 
-    /** Requests are the write issue's; until then the request directories refuse. */
+    /** New directories and links: nowhere, not even in the request directories. */
     private int refuseNew(String what, String path) {
         return call(what, path, () -> {
             throw MountTree.readOnly(path);
         });
     }
 
+    /** A new file in a request directory is a request ({@code touch control/create/NAME}). */
     @Override
     public int create(String path, long mode, FuseFileInfo fi) {
-        return refuseNew("create", path);
+        return call("create", path, () -> register(tree.create(path), fi));
     }
 
     @Override
     public int mknod(String path, long mode, long rdev) {
-        return refuseNew("mknod", path);
+        return call("mknod", path, () -> {
+            tree.mknod(path, (mode & FileStat.S_IFMT) == FileStat.S_IFREG);
+            return 0;
+        });
     }
 
     @Override
@@ -236,17 +241,23 @@ public final class QsnapFuse extends FuseStubFS {
 
     @Override
     public int truncate(String path, long size) {
-        return refuse("truncate", path);
+        return call("truncate", path, () -> {
+            tree.truncate(path, size);
+            return 0;
+        });
     }
 
     @Override
     public int ftruncate(String path, long size, FuseFileInfo fi) {
-        return refuse("ftruncate", path);
+        return truncate(path, size);
     }
 
     @Override
     public int utimens(String path, Timespec[] timespec) {
-        return refuse("utimens", path);
+        return call("utimens", path, () -> {
+            tree.changeTimes(path);
+            return 0;
+        });
     }
 
     @Override

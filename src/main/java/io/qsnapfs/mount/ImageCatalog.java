@@ -63,6 +63,26 @@ public final class ImageCatalog implements Closeable {
         return h;
     }
 
+    /**
+     * Opens an image again now, whatever the last check says: after a request changed it, the new
+     * state must show at once, not after the refresh interval. Returns the new handle, or null when
+     * the image is gone or cannot be served any more (then logged like any skipped image).
+     */
+    public synchronized ImageHandle reopen(String name) {
+        ImageHandle h = images.remove(name);
+        if (h != null) {
+            h.release();
+        }
+        skipped.remove(name);
+        Path path = dir.resolve(name);
+        return Files.isRegularFile(path) ? tryOpen(name, path) : null;
+    }
+
+    /** True while {@code h} is the handle the catalog serves for its image. */
+    public synchronized boolean isCurrent(ImageHandle h) {
+        return images.get(h.name()) == h;
+    }
+
     private void scanIfStale() {
         if (scanned && System.nanoTime() - scannedNanos <= REFRESH_NANOS) {
             return;

@@ -14,20 +14,30 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The file tree of a mount, independent of FUSE: resolves paths to nodes, lists directories,
- * gives attributes and opens files. Every failure is an {@link ImageException} whose kind the
- * FUSE adapter turns into an errno.
+ * gives attributes, opens files and takes requests. Every failure is an {@link ImageException}
+ * whose kind the FUSE adapter turns into an errno.
  *
  * <pre>
  * /IMAGE/snapshots/NAME.raw   unique, safe snapshot names
  * /IMAGE/by-id/ID.raw         every snapshot
  * /IMAGE/control/{create,delete,apply}/   request directories
+ * /IMAGE/control/{create,delete,apply}/ARG   a request that just succeeded (empty, briefly)
  * /IMAGE/control/log          recent requests and events
  * </pre>
+ *
+ * <p>A request is made by creating a file in a request directory ({@link #create}, {@link #mknod}),
+ * or by opening a name there for writing ({@code touch} of a name the kernel still knows from a
+ * moment ago). It runs before the call returns. On success the name exists for a moment as an
+ * empty 0644 file, so that {@code touch} can set its times and close it ({@link Receipts}); on
+ * failure it does not exist, and the errno is the request's.
  */
 public final class MountTree {
     private static final int O_ACCMODE = 3;
     private static final int O_RDONLY = 0;
     private static final int O_TRUNC = 01000;
+
+    /** How often an open retries when the image's handle is replaced under it. */
+    private static final int OPEN_ATTEMPTS = 3;
 
     private final ImageCatalog catalog;
     private final RequestLog log;
@@ -35,11 +45,20 @@ public final class MountTree {
     private final long mountedSec = System.currentTimeMillis() / 1000;
     /** Identity of the snapshot last opened at each path, for the kernel's page cache. */
     private final Map<String, String> lastOpened = new ConcurrentHashMap<>();
+    private final OpenSnapshots openSnapshots = new OpenSnapshots();
+    private final Receipts receipts = new Receipts();
+    private final ControlRequests requests;
 
     public MountTree(ImageCatalog catalog, RequestLog log, boolean readOnly) {
         this.catalog = catalog;
         this.log = log;
         this.readOnly = readOnly;
+        this.requests = new ControlRequests(catalog, log, openSnapshots, readOnly);
+    }
+
+    /** The requests, for tests that need to hold an image's request lock. */
+    ControlRequests requests() {
+        return requests;
     }
 
     public RequestLog log() {
@@ -83,10 +102,9 @@ public final class MountTree {
                     return new Node.SnapshotFile(image, s);
                 }
                 default:
-                    for (DirKind k : List.of(DirKind.CREATE, DirKind.DELETE, DirKind.APPLY)) {
-                        if (k.fileName().equals(parts[2])) {
-                            return new Node.Dir(image, k);
-                        }
+                    DirKind k = requestKind(parts[2]);
+                    if (k != null) {
+                        return new Node.Dir(image, k);
                     }
                     if (parts[2].equals("log")) {
                         return new Node.LogFile(image);
@@ -94,7 +112,24 @@ public final class MountTree {
                     throw notFound(path);
             }
         }
+        if (parts.length == 4 && top == DirKind.CONTROL) {
+            DirKind k = requestKind(parts[2]);
+            Receipts.Receipt r = k == null ? null : receipts.find(new Receipts.Key(image.name(), k, parts[3]));
+            if (r != null) {
+                return new Node.RequestFile(image, k, parts[3], r.madeSec());
+            }
+        }
         throw notFound(path);
+    }
+
+    /** The request directory with this name, or null. */
+    private static DirKind requestKind(String name) {
+        for (DirKind k : List.of(DirKind.CREATE, DirKind.DELETE, DirKind.APPLY)) {
+            if (k.fileName().equals(name)) {
+                return k;
+            }
+        }
+        return null;
     }
 
     /** The names in a directory, without "." and "..". */
@@ -110,7 +145,7 @@ public final class MountTree {
                 case SNAPSHOTS -> new ArrayList<>(d.image().byName().keySet());
                 case BY_ID -> new ArrayList<>(d.image().byId().keySet());
                 case CONTROL -> List.of("create", "delete", "apply", "log");
-                case CREATE, DELETE, APPLY -> List.of();
+                case CREATE, DELETE, APPLY -> receipts.names(d.image().name(), d.kind());
             };
         }
         throw new ImageException(ImageException.Kind.NOT_DIRECTORY, "not a directory");
@@ -128,6 +163,9 @@ public final class MountTree {
             return new Attributes(false, 0444, size, (size + 511) / 512, f.snapshot().dateSec(),
                     f.snapshot().dateNsec(), 1);
         }
+        if (node instanceof Node.RequestFile f) {
+            return new Attributes(false, 0644, 0, 0, f.madeSec(), 0, 1);
+        }
         if (node instanceof Node.LogFile) {
             long size = log.text().length;
             return new Attributes(false, 0444, size, (size + 511) / 512, System.currentTimeMillis() / 1000, 0, 1);
@@ -143,33 +181,128 @@ public final class MountTree {
         return h.state.mtime().toMillis() / 1000;
     }
 
-    /** Opens a file for reading; READ_ONLY for any attempt to write. */
+    /**
+     * Opens a file. Snapshot files and the log are for reading only (READ_ONLY for any attempt to
+     * write); a name in a request directory opened for writing repeats its request.
+     */
     public OpenFile open(String path, int flags) {
         Node node = resolve(path);
         if (node.isDirectory()) {
             throw new ImageException(ImageException.Kind.IS_DIRECTORY, path + ": is a directory");
         }
-        if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0) {
+        boolean write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0;
+        if (node instanceof Node.RequestFile f) {
+            Receipts.Key key = new Receipts.Key(f.image().name(), f.kind(), f.name());
+            if (write) {
+                return new ReceiptOpenFile(request(key));
+            }
+            Receipts.Receipt r = receipts.use(key);
+            if (r == null) {
+                throw notFound(path);
+            }
+            return new ReceiptOpenFile(r);
+        }
+        if (write) {
             throw readOnly(path);
         }
         if (node instanceof Node.LogFile) {
             return new LogOpenFile(log.text());
         }
-        Node.SnapshotFile f = (Node.SnapshotFile) node;
-        ImageHandle h = f.image();
-        if (!h.retain()) {
-            throw notFound(path);
+        return openSnapshot(path, (Node.SnapshotFile) node);
+    }
+
+    /**
+     * Opens a snapshot file, counted in {@link OpenSnapshots} so that a request cannot delete it
+     * while it is open. A request replaces the image's handle before it lifts its fence, so a handle
+     * that is no longer current may name a snapshot that is gone: then the path is resolved again.
+     */
+    private OpenFile openSnapshot(String path, Node.SnapshotFile node) {
+        Node.SnapshotFile f = node;
+        for (int attempt = 1;; attempt++) {
+            ImageHandle h = f.image();
+            OpenSnapshots.Hold hold = openSnapshots.acquire(h.name(), f.snapshot().l1TableOffset(), path);
+            if (catalog.isCurrent(h) && h.retain()) {
+                try {
+                    BlockSource view = h.image().snapshotView(f.snapshot());
+                    String identity = h.state.inode() + ":" + f.snapshot().l1TableOffset() + ":"
+                            + f.snapshot().idString() + ":" + f.snapshot().dateSec() + ":" + f.snapshot().dateNsec();
+                    boolean keep = identity.equals(lastOpened.put(path, identity));
+                    return new SnapshotOpenFile(h, hold, view, keep);
+                } catch (RuntimeException e) {
+                    h.release();
+                    hold.close();
+                    throw e;
+                }
+            }
+            hold.close();
+            if (attempt == OPEN_ATTEMPTS) {
+                throw new ImageException(ImageException.Kind.BUSY, path + ": the image keeps changing");
+            }
+            if (!(resolve(path) instanceof Node.SnapshotFile again)) {
+                throw notFound(path);
+            }
+            f = again;
         }
+    }
+
+    /**
+     * Creates a file: in a request directory, performs the request and returns the file it leaves
+     * (empty); anywhere else READ_ONLY.
+     */
+    public OpenFile create(String path) {
+        return new ReceiptOpenFile(request(requestKey(path)));
+    }
+
+    /** Like {@link #create} without opening; only regular files can be requests. */
+    public void mknod(String path, boolean regularFile) {
+        Receipts.Key key = requestKey(path);
+        if (!regularFile) {
+            throw readOnly(path);
+        }
+        request(key).close();
+    }
+
+    /** Sets a file's times: a no-op on a request's file (touch does it), READ_ONLY elsewhere. */
+    public void changeTimes(String path) {
+        if (!(resolve(path) instanceof Node.RequestFile)) {
+            throw readOnly(path);
+        }
+    }
+
+    /** Truncates: a request's file is empty and may be truncated to 0 ({@code : > NAME}); READ_ONLY elsewhere. */
+    public void truncate(String path, long size) {
+        if (!(resolve(path) instanceof Node.RequestFile) || size != 0) {
+            throw readOnly(path);
+        }
+    }
+
+    /** True for what may be written: request directories and their files, unless read-only. */
+    public boolean writable(Node node) {
+        return !readOnly && (node instanceof Node.RequestFile || node instanceof Node.Dir d && d.kind().isRequest());
+    }
+
+    /** Runs a request; on success the receipt, in use by the caller; on failure the name is gone. */
+    private Receipts.Receipt request(Receipts.Key key) {
         try {
-            BlockSource view = h.image().snapshotView(f.snapshot());
-            String identity = h.state.inode() + ":" + f.snapshot().l1TableOffset() + ":" + f.snapshot().idString()
-                    + ":" + f.snapshot().dateSec() + ":" + f.snapshot().dateNsec();
-            boolean keep = identity.equals(lastOpened.put(path, identity));
-            return new SnapshotOpenFile(h, view, keep);
+            requests.run(key.image(), key.kind(), key.name());
         } catch (RuntimeException e) {
-            h.release();
+            receipts.failed(key);
             throw e;
         }
+        return receipts.made(key);
+    }
+
+    /** The request a new file at {@code path} makes; READ_ONLY outside the request directories. */
+    private Receipts.Key requestKey(String path) {
+        String[] parts = split(path);
+        DirKind k = parts.length == 4 && parts[1].equals("control") ? requestKind(parts[2]) : null;
+        if (k == null) {
+            throw readOnly(path);
+        }
+        if (catalog.get(parts[0]) == null) {
+            throw notFound(path);
+        }
+        return new Receipts.Key(parts[0], k, parts[3]);
     }
 
     /** Refused writes: the message for the log and EROFS for the caller. */
@@ -194,11 +327,13 @@ public final class MountTree {
 
     private static final class SnapshotOpenFile implements OpenFile {
         private final ImageHandle handle;
+        private final OpenSnapshots.Hold hold;
         private final BlockSource view;
         private final boolean keepCache;
 
-        SnapshotOpenFile(ImageHandle handle, BlockSource view, boolean keepCache) {
+        SnapshotOpenFile(ImageHandle handle, OpenSnapshots.Hold hold, BlockSource view, boolean keepCache) {
             this.handle = handle;
+            this.hold = hold;
             this.view = view;
             this.keepCache = keepCache;
         }
@@ -231,6 +366,7 @@ public final class MountTree {
         @Override
         public void close() {
             handle.release();
+            hold.close();
         }
     }
 
@@ -273,6 +409,40 @@ public final class MountTree {
 
         @Override
         public void close() {
+        }
+    }
+
+    /** The file a successful request leaves: empty; closing it ends one use of the receipt. */
+    private static final class ReceiptOpenFile implements OpenFile {
+        private final Receipts.Receipt receipt;
+
+        ReceiptOpenFile(Receipts.Receipt receipt) {
+            this.receipt = receipt;
+        }
+
+        @Override
+        public int read(long offset, ByteBuffer dst) {
+            return 0;
+        }
+
+        @Override
+        public int map(long offset, int length, ExtentSink sink) {
+            return 0;
+        }
+
+        @Override
+        public boolean keepCache() {
+            return false;
+        }
+
+        @Override
+        public boolean directIo() {
+            return true;
+        }
+
+        @Override
+        public void close() {
+            receipt.close();
         }
     }
 }

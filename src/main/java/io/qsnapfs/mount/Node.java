@@ -20,6 +20,13 @@ public sealed interface Node {
     record SnapshotFile(ImageHandle image, SnapshotEntry snapshot) implements Node {
     }
 
+    /**
+     * A name in a request directory whose request just succeeded: an empty file that lets
+     * {@code touch} finish (see {@link Receipts}).
+     */
+    record RequestFile(ImageHandle image, DirKind kind, String name, long madeSec) implements Node {
+    }
+
     /** {@code control/log}. */
     record LogFile(ImageHandle image) implements Node {
     }
@@ -46,6 +53,6 @@ public sealed interface Node {
     }
 
     default boolean isDirectory() {
-        return !(this instanceof SnapshotFile || this instanceof LogFile);
+        return !(this instanceof SnapshotFile || this instanceof LogFile || this instanceof RequestFile);
     }
 }
