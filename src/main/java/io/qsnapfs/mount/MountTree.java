@@ -186,24 +186,24 @@ public final class MountTree {
      * write); a name in a request directory opened for writing repeats its request.
      */
     public OpenFile open(String path, int flags) {
+        boolean write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0;
+        if (write && isRequestPath(path)) {
+            // whether or not the name still exists here: the kernel may remember it longer
+            return new ReceiptOpenFile(request(requestKey(path)));
+        }
         Node node = resolve(path);
         if (node.isDirectory()) {
             throw new ImageException(ImageException.Kind.IS_DIRECTORY, path + ": is a directory");
         }
-        boolean write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0;
+        if (write) {
+            throw readOnly(path);
+        }
         if (node instanceof Node.RequestFile f) {
-            Receipts.Key key = new Receipts.Key(f.image().name(), f.kind(), f.name());
-            if (write) {
-                return new ReceiptOpenFile(request(key));
-            }
-            Receipts.Receipt r = receipts.use(key);
+            Receipts.Receipt r = receipts.use(new Receipts.Key(f.image().name(), f.kind(), f.name()));
             if (r == null) {
                 throw notFound(path);
             }
             return new ReceiptOpenFile(r);
-        }
-        if (write) {
-            throw readOnly(path);
         }
         if (node instanceof Node.LogFile) {
             return new LogOpenFile(log.text());
@@ -292,17 +292,22 @@ public final class MountTree {
         return receipts.made(key);
     }
 
+    /** True for {@code /IMAGE/control/{create,delete,apply}/NAME}. */
+    private static boolean isRequestPath(String path) {
+        String[] parts = split(path);
+        return parts.length == 4 && parts[1].equals("control") && requestKind(parts[2]) != null;
+    }
+
     /** The request a new file at {@code path} makes; READ_ONLY outside the request directories. */
     private Receipts.Key requestKey(String path) {
-        String[] parts = split(path);
-        DirKind k = parts.length == 4 && parts[1].equals("control") ? requestKind(parts[2]) : null;
-        if (k == null) {
+        if (!isRequestPath(path)) {
             throw readOnly(path);
         }
+        String[] parts = split(path);
         if (catalog.get(parts[0]) == null) {
             throw notFound(path);
         }
-        return new Receipts.Key(parts[0], k, parts[3]);
+        return new Receipts.Key(parts[0], requestKind(parts[2]), parts[3]);
     }
 
     /** Refused writes: the message for the log and EROFS for the caller. */
