@@ -30,6 +30,12 @@ check_clean "$D/vm.qcow2" create
 assert_eq "$(ls "$C/create")" "nightly" "the request's name stays for a moment"
 assert_eq "$(stat -c '%s %a' "$C/create/nightly")" "0 644" "an empty file"
 
+# a name that is not ASCII arrives intact
+touch "$C/create/nächtlich" || fail "touch create/nächtlich"
+[ -f "$V/snapshots/nächtlich.raw" ] || fail "snapshots/nächtlich.raw missing: $(ls "$V/snapshots")"
+qemu-img snapshot -l "$D/vm.qcow2" | grep -q " nächtlich " || fail "qemu-img does not list 'nächtlich'"
+touch "$C/delete/nächtlich" || fail "touch delete/nächtlich"
+
 # EEXIST: by CREATE (after the name is gone) and by OPEN (while the kernel still knows it)
 expect_fail "File exists" touch "$C/create/nightly"
 log_has "create vm.qcow2 \"nightly\": EEXIST: "
