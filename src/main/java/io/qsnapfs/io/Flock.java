@@ -37,7 +37,7 @@ final class Flock {
     static Flock allocate(LibC libc) throws java.io.IOException {
         jnr.ffi.Runtime runtime = jnr.ffi.Runtime.getRuntime(libc);
         if (runtime.addressSize() != 8) {
-            throw new java.io.IOException("file locks need a 64-bit JVM: struct flock is laid out for 64-bit Linux");
+            throw new java.io.IOException("this JVM is 32-bit; struct flock is laid out here for 64-bit Linux only");
         }
         return new Flock(Memory.allocateDirect(runtime, SIZE, true));
     }

@@ -90,15 +90,16 @@ public final class ImageLock implements Closeable {
      * @throws LockConflictException another open of the file holds the image in a way that rules
      *         out writing it; no lock is left behind
      * @throws IOException the locks cannot be taken at all (no native descriptor because libc could
-     *         not be bound, a 32-bit JVM, a kernel or file system without open file description locks)
+     *         not be bound, a 32-bit JVM, a kernel or file system without open file description locks);
+     *         the message says which, to follow "cannot take QEMU's image locks: "
      */
     public static ImageLock acquireForWrite(int fd) throws IOException {
         LibC libc = LibC.get();
         if (libc == null) {
-            throw new IOException("cannot take QEMU's image locks: libc could not be bound through jnr-ffi");
+            throw new IOException("libc could not be bound through jnr-ffi");
         }
         if (fd < 0) {
-            throw new IOException("cannot take QEMU's image locks: the file has no native descriptor");
+            throw new IOException("the file was opened without a native descriptor to lock");
         }
         ImageLock lock = new ImageLock(libc, fd, Flock.allocate(libc));
         try {
@@ -138,7 +139,7 @@ public final class ImageLock implements Closeable {
                 // Someone holds an exclusive lock there: not QEMU, but just as much in the way.
                 throw new LockConflictException("Failed to lock byte " + offset, offset);
             }
-            throw failure("lock byte " + offset, errno);
+            throw failure("locking byte " + offset, errno);
         }
         locked.add(offset);
     }
@@ -146,7 +147,7 @@ public final class ImageLock implements Closeable {
     /** Whether another open file description holds a lock on the byte (so a write lock could not be had). */
     private boolean taken(long offset) throws IOException {
         if (libc.fcntl(fd, LibC.F_OFD_GETLK, flock.oneByte(LibC.F_WRLCK, offset).pointer()) != 0) {
-            throw failure("test the lock on byte " + offset, errno());
+            throw failure("testing the lock on byte " + offset, errno());
         }
         return flock.type() != LibC.F_UNLCK;
     }
@@ -157,8 +158,7 @@ public final class ImageLock implements Closeable {
     }
 
     private IOException failure(String what, int errno) {
-        return new IOException("cannot " + what + " of the image (open file description lock): "
-                + libc.strerror(errno));
+        return new IOException(what + " (an open file description lock): " + libc.strerror(errno));
     }
 
     /**
@@ -172,7 +172,7 @@ public final class ImageLock implements Closeable {
         for (int i = locked.size() - 1; i >= 0; i--) {
             long offset = locked.get(i);
             if (libc.fcntl(fd, LibC.F_OFD_SETLK, flock.oneByte(LibC.F_UNLCK, offset).pointer()) != 0) {
-                IOException e = failure("unlock byte " + offset, errno());
+                IOException e = failure("unlocking byte " + offset, errno());
                 if (first == null) {
                     first = e;
                 } else {
