@@ -21,12 +21,16 @@ public final class ImageHolder implements AutoCloseable {
     private final Path image;
     /** Whether the tool quits at end of input (qemu-io); else it is sent SIGTERM (qemu-nbd). */
     private final boolean quitsAtEof;
+    /** Ends the tool should the test JVM exit without closing this (qemu-nbd outlives its parent). */
+    private final Thread reaper;
 
     private ImageHolder(String what, Process process, Path image, boolean quitsAtEof) {
         this.what = what;
         this.process = process;
         this.image = image;
         this.quitsAtEof = quitsAtEof;
+        this.reaper = new Thread(process::destroyForcibly);
+        Runtime.getRuntime().addShutdownHook(reaper);
     }
 
     /** {@code qemu-io -f qcow2 IMAGE}: holds the image for reading and writing. */
@@ -96,6 +100,11 @@ public final class ImageHolder implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             process.destroyForcibly();
+        }
+        try {
+            Runtime.getRuntime().removeShutdownHook(reaper);
+        } catch (IllegalStateException shuttingDown) {
+            // the hook runs anyway; the process is gone already
         }
     }
 
