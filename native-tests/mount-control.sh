@@ -147,6 +147,9 @@ check_clean "$S/vm.qcow2" "ENOSPC"
 rm "$S/fill"
 touch "$SM/vm.qcow2/control/create/full" || fail "create once there is room"
 check_clean "$S/vm.qcow2" "create after ENOSPC"
-umount "$SM"; umount "$S"
+# the server lets go of the image only when it exits, a moment after the unmount
+server=$(daemon_pid "$SM"); umount "$SM"
+for i in $(seq 1 100); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+umount "$S"
 
 echo "mount-control: ok"

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.engine.ImageException.Kind;
+import io.qsnapfs.testing.ImageHolder;
 import io.qsnapfs.testing.Qemu;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -277,6 +278,22 @@ class ControlDirectoryTest {
         t.create("/vm.qcow2/control/apply/base").close();
         t.create("/vm.qcow2/control/delete/base").close();
         assertEquals(List.of("while-open.raw"), listing(t, "/vm.qcow2/snapshots"));
+        Qemu.assertClean(img);
+    }
+
+    @Test
+    void anImageQemuHoldsIsBusyAndReadableMeanwhile() throws Exception {
+        Path img = image("vm.qcow2");
+        MountTree t = tree(false);
+        byte[] before = Qemu.snapshotBytes(img, "1", scratch);
+        try (ImageHolder qemu = ImageHolder.qemuIo(img)) {
+            for (String p : List.of("create/held", "delete/base", "apply/base")) {
+                assertEquals(Kind.BUSY, kindOf(() -> t.create("/vm.qcow2/control/" + p)), p);
+                assertTrue(lastLine().contains(": EBUSY: "), lastLine());
+            }
+            assertArrayEquals(before, readAll(t, "/vm.qcow2/snapshots/base.raw"));
+        }
+        t.create("/vm.qcow2/control/create/held").close();
         Qemu.assertClean(img);
     }
 
