@@ -65,10 +65,6 @@ public final class MountTree {
         return log;
     }
 
-    public boolean readOnly() {
-        return readOnly;
-    }
-
     /** The node a path names; NOT_FOUND when there is none. */
     public Node resolve(String path) {
         String[] parts = split(path);
