@@ -20,6 +20,9 @@ id_of() { qemu-img snapshot -l "$D/vm.qcow2" | awk -v n="$1" '$2 == n { print $1
 
 # create: the snapshot is there the moment touch returns
 touch "$C/create/nightly" || fail "touch create/nightly"
+# the name stays for a moment (2 s) as an empty file
+assert_eq "$(ls "$C/create")" "nightly" "control/create right after the request"
+assert_eq "$(stat -c '%s %a' "$C/create/nightly")" "0 644" "the request's file"
 assert_eq "$(ls "$V/snapshots" | tr '\n' ' ')" "base.raw nightly.raw " "snapshots right after create"
 id=$(id_of nightly); [ -n "$id" ] || fail "qemu-img does not list the new snapshot"
 log_has "create vm.qcow2 \"nightly\": ok, id $id"
@@ -27,8 +30,6 @@ oracle "$D/vm.qcow2" "$id" "$T/nightly.raw"
 cmp "$V/snapshots/nightly.raw" "$T/nightly.raw" || fail "new snapshot's bytes through the mount"
 cmp "$V/by-id/$id.raw" "$T/nightly.raw" || fail "new snapshot's bytes by ID"
 check_clean "$D/vm.qcow2" create
-assert_eq "$(ls "$C/create")" "nightly" "the request's name stays for a moment"
-assert_eq "$(stat -c '%s %a' "$C/create/nightly")" "0 644" "an empty file"
 
 # a name that is not ASCII arrives intact
 touch "$C/create/nächtlich" || fail "touch create/nächtlich"
