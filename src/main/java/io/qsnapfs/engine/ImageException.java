@@ -62,8 +62,12 @@ public class ImageException extends RuntimeException {
         return new ImageException(Kind.NOT_FOUND, image + ": " + what);
     }
 
+    /** An I/O failure; a full file system is {@link Kind#NO_SPACE}, the rest {@link Kind#IO}. */
     public static ImageException io(String image, String what, Throwable cause) {
-        return new ImageException(Kind.IO, image + ": " + what + ": " + reason(cause), cause);
+        String reason = reason(cause);
+        Kind kind = reason.contains("No space left on device") || reason.contains("Disk quota exceeded")
+                ? Kind.NO_SPACE : Kind.IO;
+        return new ImageException(kind, image + ": " + what + ": " + reason, cause);
     }
 
     /**

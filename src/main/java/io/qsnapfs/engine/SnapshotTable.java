@@ -54,6 +54,28 @@ final class SnapshotTable {
         return entries;
     }
 
+    /**
+     * The on-disk form of a whole table: the entries one after another, each padded to a multiple
+     * of 8 bytes.
+     *
+     * @throws ImageException NO_SPACE when the table would exceed the spec's 64 MiB
+     */
+    static ByteBuffer encode(String name, List<SnapshotEntry> entries) {
+        long length = 0;
+        for (SnapshotEntry e : entries) {
+            length += e.encodedLength();
+        }
+        if (length > SnapshotEntry.MAX_TABLE_BYTES) {
+            throw new ImageException(ImageException.Kind.NO_SPACE, name + ": the snapshot table would take "
+                    + length + " bytes, more than the 64 MiB qcow2 allows");
+        }
+        ByteBuffer table = ByteBuffer.allocate((int) length);
+        for (SnapshotEntry e : entries) {
+            e.encode(table);
+        }
+        return table.flip();
+    }
+
     private static ByteBuffer grow(ClusterFile file, long offset, ByteBuffer table, long limit) throws IOException {
         int newSize = (int) Math.min(limit, (long) table.limit() * 2);
         ByteBuffer bigger = ByteBuffer.allocate(newSize);

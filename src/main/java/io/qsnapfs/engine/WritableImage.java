@@ -1,17 +1,51 @@
 package io.qsnapfs.engine;
 
+import io.qsnapfs.format.Features;
+import io.qsnapfs.format.HeaderExtension;
+import io.qsnapfs.format.HeaderFields;
+import io.qsnapfs.format.Hex;
+import io.qsnapfs.format.L2Entry;
+import io.qsnapfs.format.QcowHeader;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.io.ClusterFile;
 import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
- * A qcow2 image opened for the read-write snapshot operations: create, delete and apply
- * (QEMU's goto). STUB: the signatures are final, the bodies come next.
+ * A qcow2 image opened for the read-write snapshot operations of QEMU's {@code qcow2-snapshot.c}:
+ * create, delete and apply (QEMU's "goto").
+ *
+ * <p>Every operation starts from the file as it is (header, snapshot table and refcount table are
+ * read afresh), does all its reading, checking and refcount arithmetic in memory, and only then
+ * writes, in an order where each sync leaves an image that {@code qemu-img check} finds free of
+ * corruption: a crash can leak clusters, never lose or share one wrongly. The order at each step
+ * is documented where it happens. The image's snapshot list after a crash is the old one or the
+ * new one, decided by one 12-byte header write.
+ *
+ * <p>Operations on one instance are serialized. Other processes are kept out by QEMU's own locks
+ * (see {@link #open}).
  */
 public final class WritableImage implements Closeable {
-    private WritableImage() {
+    /** Autoclear bits we keep: bitmaps (their clusters are untouched) and raw external data. */
+    private static final long AUTOCLEAR_KEPT = 0x3L;
+    /** Bytes of extra data in the entries we create: VM state size, disk size, icount. */
+    private static final int NEW_EXTRA_DATA = SnapshotEntry.EXTRA_WITH_ICOUNT;
+
+    private final String name;
+    private final ClusterFile file;
+    private final Closeable lock;
+
+    private WritableImage(ClusterFile file, Closeable lock) {
+        this.name = file.name();
+        this.file = file;
+        this.lock = lock;
     }
 
     /**
@@ -22,7 +56,16 @@ public final class WritableImage implements Closeable {
      *         features, encryption, external data file, dirty lazy refcounts); IO, NOT_FOUND
      */
     public static WritableImage open(Path path) {
-        throw new UnsupportedOperationException("not yet");
+        String name = ClusterFile.nameOf(path);
+        ClusterFile file;
+        try {
+            file = ClusterFile.openReadWrite(path);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw ImageException.notFound(name, "No such file or directory");
+        } catch (IOException e) {
+            throw ImageException.io(name, "cannot open for writing", e);
+        }
+        return start(file, null);
     }
 
     /**
@@ -30,50 +73,390 @@ public final class WritableImage implements Closeable {
      * replay). The file is closed by {@link #close()}.
      */
     public static WritableImage over(ClusterFile file) {
-        throw new UnsupportedOperationException("not yet");
+        return start(file, null);
+    }
+
+    private static WritableImage start(ClusterFile file, Closeable lock) {
+        WritableImage image = new WritableImage(file, lock);
+        try {
+            image.load(); // refuse an image we must not write at once
+            return image;
+        } catch (RuntimeException e) {
+            image.close();
+            throw e;
+        }
     }
 
     /** The snapshot table as it is now. */
-    public List<SnapshotEntry> snapshots() {
-        throw new UnsupportedOperationException("not yet");
+    public synchronized List<SnapshotEntry> snapshots() {
+        return load().snapshots;
     }
+
+    // ---- create -----------------------------------------------------------------------------
 
     /**
      * Creates a disk-only snapshot named {@code name} (ID = largest numeric ID + 1, date now, VM
      * clock 0, icount -1).
+     *
+     * <p>Order of writes (QEMU's):
+     * <ol>
+     * <li>In memory: clusters for the snapshot's copy of the L1 table, then one more reference to
+     *     everything the active L1 table reaches (an overflow or a malformed table stops here;
+     *     nothing is written, unless the allocation had to grow the refcount table, which is
+     *     crash-safe and consistent on its own).
+     * <li>Write the L1 copy; clear COPIED in the active tables wherever a refcount is about to
+     *     become 2 (before the refcounts themselves, so even a torn sequence never leaves COPIED on
+     *     a shared cluster, where QEMU would write in place); write the refcounts; sync. Nothing
+     *     references the copy yet: the new references are leaks.
+     * <li>Write the new snapshot table into fresh clusters; sync. Still only leaks.
+     * <li>The 12-byte header write of {@code nb_snapshots} and {@code snapshots_offset}; sync. This
+     *     is the moment the snapshot exists; the leaks become its references.
+     * <li>Free the old table's clusters; sync. A crash before this only leaks them.
+     * </ol>
      *
      * @return the new entry
      * @throws ImageException EXISTS when the name is taken; INVALID_ARGUMENT for a bad name, too
      *         many snapshots, or refcounts that cannot count one more reference (e.g. 1-bit);
      *         NO_SPACE; IO
      */
-    public SnapshotEntry create(String name) {
-        throw new UnsupportedOperationException("not yet");
+    public synchronized SnapshotEntry create(String snapshotName) {
+        byte[] nameBytes = checkName(snapshotName);
+        State s = load();
+        for (SnapshotEntry e : s.snapshots) {
+            if (e.hasName(nameBytes)) {
+                throw new ImageException(ImageException.Kind.EXISTS, name + ": a snapshot named '" + snapshotName
+                        + "' exists already (ID " + e.idString() + ")");
+            }
+        }
+        if (s.snapshots.size() >= QcowHeader.MAX_SNAPSHOTS) {
+            throw new ImageException(ImageException.Kind.INVALID_ARGUMENT, name + ": the image already has "
+                    + s.snapshots.size() + " snapshots, the most qcow2 allows");
+        }
+        QcowHeader h = s.header;
+        long[] l1 = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
+        // Allocate before adding references: growing the refcount table writes the dirty refcount
+        // blocks, and those must not yet hold the new references (COPIED is still set).
+        long l1Copy = l1.length == 0 ? 0 : s.refcounts.allocate(s.refcounts.clustersFor(l1.length * 8L));
+        s.tables.adjust(l1, +1);
+
+        Instant now = Instant.now();
+        SnapshotEntry entry = new SnapshotEntry(l1Copy, l1.length, nextId(s.snapshots).getBytes(StandardCharsets.US_ASCII),
+                nameBytes, now.getEpochSecond(), (now.getNano() / 1000) * 1000L, 0, 0, h.size(), -1,
+                new byte[NEW_EXTRA_DATA]);
+        List<SnapshotEntry> updated = new ArrayList<>(s.snapshots);
+        updated.add(entry);
+        ByteBuffer table = SnapshotTable.encode(name, updated);
+
+        clearUnknownAutoclear(h);
+        if (l1.length > 0) {
+            long[] copy = l1.clone();
+            for (int i = 0; i < copy.length; i++) {
+                copy[i] &= ~L2Entry.COPIED;
+            }
+            s.tables.writeTable(l1Copy, copy, "snapshot's L1 table");
+        }
+        if (s.tables.updateCopied(l1)) {
+            s.tables.writeTable(h.l1TableOffset(), l1, "active L1 table");
+        }
+        s.refcounts.flush();
+
+        long tableOffset = writeSnapshotTable(s, table);
+        switchSnapshotTable(updated.size(), tableOffset);
+        freeOldTable(s);
+        s.refcounts.flush();
+        return entry;
     }
+
+    // ---- delete -----------------------------------------------------------------------------
 
     /**
      * Deletes the snapshot with ID {@code idOrName}, else the one named so.
      *
+     * <p>Order of writes: the table without the entry into fresh clusters, sync; the 12-byte header
+     * switch, sync (the snapshot is gone; its clusters are merely leaked until the next step);
+     * then, in memory, the old table freed and one reference fewer along the snapshot's L1 table,
+     * its L1 table freed; the refcounts written before COPIED is set where they dropped to 1 (so a
+     * torn sequence never shows COPIED on a cluster still shared); sync.
+     *
      * @return the deleted entry
      * @throws ImageException NOT_FOUND; INVALID_ARGUMENT when the name is shared by several snapshots
      */
-    public SnapshotEntry delete(String idOrName) {
-        throw new UnsupportedOperationException("not yet");
+    public synchronized SnapshotEntry delete(String idOrName) {
+        State s = load();
+        SnapshotEntry victim = find(s.snapshots, idOrName);
+        long[] snapshotL1 = s.tables.readL1(victim.l1TableOffset(), victim.l1Size(),
+                "L1 table of snapshot " + victim.idString());
+        s.tables.adjust(snapshotL1, 0); // read and check the whole tree before writing anything
+        List<SnapshotEntry> updated = new ArrayList<>(s.snapshots);
+        updated.remove(victim);
+        ByteBuffer table = SnapshotTable.encode(name, updated);
+
+        clearUnknownAutoclear(s.header);
+        long tableOffset = updated.isEmpty() ? 0 : writeSnapshotTable(s, table);
+        switchSnapshotTable(updated.size(), tableOffset);
+
+        freeOldTable(s);
+        s.tables.adjust(snapshotL1, -1);
+        s.refcounts.free(victim.l1TableOffset(), Integer.toUnsignedLong(victim.l1Size()) * 8);
+        s.refcounts.write();
+        QcowHeader h = s.header;
+        long[] active = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
+        if (s.tables.updateCopied(active)) {
+            s.tables.writeTable(h.l1TableOffset(), active, "active L1 table");
+        }
+        sync();
+        return victim;
     }
+
+    // ---- apply ------------------------------------------------------------------------------
 
     /**
      * Reverts the active layer to the snapshot with ID {@code idOrName}, else the one named so; the
-     * image's virtual size becomes the snapshot's disk size, as QEMU 7.2 does.
+     * image's virtual size becomes the snapshot's disk size, as QEMU 7.2 does (QEMU refuses that
+     * resize for v2 images and for images with persistent bitmaps, and so do we).
+     *
+     * <p>Order of writes:
+     * <ol>
+     * <li>In memory: when the snapshot's L1 table is longer than the active one, clusters for a new
+     *     active table; then one more reference along the snapshot's L1 table (an overflow stops
+     *     here).
+     * <li>COPIED cleared in the snapshot's tables (all now shared); the new active table written,
+     *     if it moves; the refcounts; sync. Only leaks so far.
+     * <li>The switch, synced: the snapshot's L1 entries over the active L1 table in place, or,
+     *     when the table moves, the 12-byte header write of {@code l1_size} and
+     *     {@code l1_table_offset}; with it the 8-byte {@code size} when it changes. The old active
+     *     tables are now leaked.
+     * <li>In memory: one reference fewer along the old active tables, the old active L1 table
+     *     freed when it moved; refcounts written before COPIED is set where they dropped to 1; sync.
+     * </ol>
      *
      * @return the applied entry
      */
-    public SnapshotEntry apply(String idOrName) {
-        throw new UnsupportedOperationException("not yet");
+    public synchronized SnapshotEntry apply(String idOrName) {
+        State s = load();
+        QcowHeader h = s.header;
+        SnapshotEntry target = find(s.snapshots, idOrName);
+        long diskSize = target.hasDiskSize() ? target.diskSize() : h.size();
+        if (diskSize != h.size()) {
+            if (h.version() < 3) {
+                throw ImageException.unsupported(name, "snapshot " + target.idString() + " has a disk size of "
+                        + diskSize + " bytes and the image " + h.size() + "; a v2 image with snapshots cannot be"
+                        + " resized (QEMU refuses too)");
+            }
+            if (h.extension(HeaderExtension.BITMAPS) != null) {
+                throw ImageException.unsupported(name, "snapshot " + target.idString() + " has a different disk size"
+                        + " and the image has persistent bitmaps, which cannot be resized (QEMU refuses too)");
+            }
+        }
+        long[] snapshotL1 = s.tables.readL1(target.l1TableOffset(), target.l1Size(),
+                "L1 table of snapshot " + target.idString());
+        long needed = h.l1EntriesFor(diskSize);
+        if (needed > snapshotL1.length) {
+            throw ImageException.corrupt(name, "snapshot " + target.idString() + " has a disk size of " + diskSize
+                    + " bytes, which needs " + needed + " L1 entries, but its L1 table has only "
+                    + snapshotL1.length);
+        }
+        long[] oldActive = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
+        boolean moves = snapshotL1.length > oldActive.length;
+        int newSize = Math.max(snapshotL1.length, oldActive.length);
+        // Allocate before adding references (see create).
+        long newOffset = moves ? s.refcounts.allocate(s.refcounts.clustersFor(newSize * 8L)) : h.l1TableOffset();
+        s.tables.adjust(snapshotL1, +1);
+
+        clearUnknownAutoclear(h);
+        if (s.tables.updateCopied(snapshotL1)) {
+            s.tables.writeTable(target.l1TableOffset(), snapshotL1, "L1 table of snapshot " + target.idString());
+        }
+        long[] newActive = Arrays.copyOf(snapshotL1, newSize);
+        if (moves) {
+            s.tables.writeTable(newOffset, newActive, "new active L1 table");
+        }
+        s.refcounts.flush();
+
+        try {
+            if (moves) {
+                file.writeFully(HeaderFields.L1_OFFSET, HeaderFields.l1Table(newSize, newOffset));
+            } else {
+                s.tables.writeTable(newOffset, newActive, "active L1 table");
+            }
+            if (diskSize != h.size()) {
+                file.writeFully(HeaderFields.SIZE_OFFSET, HeaderFields.size(diskSize));
+            }
+        } catch (IOException e) {
+            throw ImageException.io(name, "write error in the header", e);
+        }
+        sync();
+
+        s.tables.adjust(oldActive, -1);
+        if (moves) {
+            s.refcounts.free(h.l1TableOffset(), oldActive.length * 8L);
+        }
+        s.refcounts.write();
+        if (s.tables.updateCopied(newActive)) {
+            s.tables.writeTable(newOffset, newActive, "active L1 table");
+        }
+        sync();
+        return target;
+    }
+
+    // ---- shared steps -----------------------------------------------------------------------
+
+    /** Everything an operation starts from, read afresh. */
+    private record State(QcowHeader header, List<SnapshotEntry> snapshots, RefcountEditor refcounts,
+            TableReferences tables) {
+    }
+
+    private State load() {
+        try {
+            long size = file.size();
+            QcowHeader h = QcowImage.readHeader(name, file, size);
+            refuseUnwritable(h);
+            List<SnapshotEntry> snapshots = SnapshotTable.read(name, file, h, size);
+            RefcountEditor refcounts = RefcountEditor.load(name, file, h, size);
+            return new State(h, snapshots, refcounts, new TableReferences(name, file, h, refcounts));
+        } catch (IOException e) {
+            throw ImageException.io(name, "read error", e);
+        }
+    }
+
+    /** What QEMU refuses to write, and what we refuse beyond it. */
+    private void refuseUnwritable(QcowHeader h) {
+        if (h.isCorrupt()) {
+            throw ImageException.corrupt(name, "the image is marked corrupt; repair it with 'qemu-img check -r all'"
+                    + " before changing its snapshots");
+        }
+        if (h.isDirty()) {
+            throw ImageException.unsupported(name, "the image was not closed cleanly (dirty bit set, lazy refcounts),"
+                    + " so its refcounts cannot be trusted; repair it with 'qemu-img check -r all' first");
+        }
+        if (h.hasDataFile()) {
+            throw ImageException.unsupported(name, "the image keeps its data in an external data file; internal"
+                    + " snapshots are not possible there (QEMU refuses them too)");
+        }
+        long unknown = h.incompatibleFeatures() & ~Features.INCOMPAT_KNOWN;
+        if (unknown != 0 || h.cryptMethod() != 0) {
+            throw ImageException.unsupported(name, "the image uses features this tool cannot write");
+        }
+        if (h.extension(HeaderExtension.FULL_DISK_ENCRYPTION) != null) {
+            throw ImageException.unsupported(name, "encrypted images are not supported");
+        }
+    }
+
+    /** QEMU clears the autoclear bits it does not know when it first writes; so do we. */
+    private void clearUnknownAutoclear(QcowHeader h) {
+        if (h.version() >= 3 && (h.autoclearFeatures() & ~AUTOCLEAR_KEPT) != 0) {
+            try {
+                file.writeFully(HeaderFields.AUTOCLEAR_OFFSET,
+                        HeaderFields.autoclear(h.autoclearFeatures() & AUTOCLEAR_KEPT));
+            } catch (IOException e) {
+                throw ImageException.io(name, "write error in the header", e);
+            }
+        }
+    }
+
+    /** Writes {@code table} into fresh clusters and syncs it with their refcounts; returns its offset. */
+    private long writeSnapshotTable(State s, ByteBuffer table) {
+        long offset = s.refcounts.allocate(s.refcounts.clustersFor(table.remaining()));
+        long padded = s.refcounts.clustersFor(table.remaining()) * s.refcounts.clusterSize();
+        ByteBuffer whole = ByteBuffer.allocate((int) padded).put(table).clear();
+        try {
+            file.writeFully(offset, whole);
+        } catch (IOException e) {
+            throw ImageException.io(name, "write error in the new snapshot table at " + Hex.of(offset), e);
+        }
+        s.refcounts.flush();
+        return offset;
+    }
+
+    /** The one write that makes a new snapshot table current, synced. */
+    private void switchSnapshotTable(int count, long offset) {
+        try {
+            file.writeFully(HeaderFields.SNAPSHOTS_OFFSET, HeaderFields.snapshotTable(count, offset));
+        } catch (IOException e) {
+            throw ImageException.io(name, "write error in the header", e);
+        }
+        sync();
+    }
+
+    /** Frees the clusters of the table the header pointed to when the operation began (in memory). */
+    private void freeOldTable(State s) {
+        long length = 0;
+        for (SnapshotEntry e : s.snapshots) {
+            length += e.encodedLength();
+        }
+        if (!s.snapshots.isEmpty()) {
+            s.refcounts.free(s.header.snapshotsOffset(), length);
+        }
+    }
+
+    private void sync() {
+        try {
+            file.sync();
+        } catch (IOException e) {
+            throw ImageException.io(name, "sync failed", e);
+        }
+    }
+
+    /** The snapshot with this ID, else the one with this name; a name shared by several is refused. */
+    private SnapshotEntry find(List<SnapshotEntry> snapshots, String idOrName) {
+        byte[] key = idOrName.getBytes(StandardCharsets.UTF_8);
+        for (SnapshotEntry e : snapshots) {
+            if (e.hasId(key)) {
+                return e;
+            }
+        }
+        List<SnapshotEntry> named = new ArrayList<>();
+        for (SnapshotEntry e : snapshots) {
+            if (e.hasName(key)) {
+                named.add(e);
+            }
+        }
+        if (named.isEmpty()) {
+            throw ImageException.notFound(name, "no snapshot with ID or name '" + idOrName + "'");
+        }
+        if (named.size() > 1) {
+            List<String> ids = named.stream().map(SnapshotEntry::idString).toList();
+            throw new ImageException(ImageException.Kind.INVALID_ARGUMENT, name + ": the name '" + idOrName
+                    + "' is shared by the snapshots with IDs " + String.join(", ", ids) + "; give the ID instead");
+        }
+        return named.get(0);
+    }
+
+    /** QEMU's rule: one more than the largest ID read as a number (leading digits; none is 0). */
+    static String nextId(List<SnapshotEntry> snapshots) {
+        long largest = 0;
+        for (SnapshotEntry e : snapshots) {
+            long value = 0;
+            for (byte b : e.id()) {
+                if (b < '0' || b > '9') {
+                    break;
+                }
+                value = value > (Long.MAX_VALUE - 9) / 10 ? Long.MAX_VALUE : value * 10 + (b - '0');
+            }
+            largest = Math.max(largest, value);
+        }
+        return Long.toUnsignedString(largest + 1);
+    }
+
+    private byte[] checkName(String snapshotName) {
+        byte[] bytes = snapshotName.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length == 0) {
+            throw new ImageException(ImageException.Kind.INVALID_ARGUMENT, name + ": a snapshot name cannot be empty");
+        }
+        if (bytes.length > 0xffff) {
+            throw new ImageException(ImageException.Kind.INVALID_ARGUMENT, name + ": a snapshot name of "
+                    + bytes.length + " bytes is longer than the 65535 qcow2 allows");
+        }
+        if (snapshotName.indexOf('\0') >= 0) {
+            throw new ImageException(ImageException.Kind.INVALID_ARGUMENT, name
+                    + ": a snapshot name cannot contain a NUL byte");
+        }
+        return bytes;
     }
 
     /** Releases the locks and closes the file. */
     @Override
     public void close() {
-        throw new UnsupportedOperationException("not yet");
+        QcowImage.closeQuietly(lock, file);
     }
 }

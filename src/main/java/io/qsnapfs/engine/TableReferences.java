@@ -1,0 +1,205 @@
+package io.qsnapfs.engine;
+
+import io.qsnapfs.format.Hex;
+import io.qsnapfs.format.L2Entry;
+import io.qsnapfs.format.QcowHeader;
+import io.qsnapfs.io.ClusterFile;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * The references an L1 table makes, for the writer: adding or removing one reference to every
+ * cluster the table reaches, and setting the COPIED flags that follow from the refcounts.
+ *
+ * <p>What an L1 table reaches, as QEMU and {@code qemu-img check} count it (one reference per
+ * pointer): each L2 table its entries name; in each L2 table, each normal or allocated-zero data
+ * cluster, and for each compressed entry every host cluster its byte range touches. A cluster
+ * reached through two L1 tables (the active one and a snapshot's, say) thus has refcount 2 even
+ * when both reach it through the same L2 table. The L1 table's own clusters are not included;
+ * the caller allocates and frees those.
+ *
+ * <p>COPIED (bit 63 of an L1 or standard L2 entry) says "refcount is exactly 1, write in place".
+ * It is never set for compressed entries.
+ */
+final class TableReferences {
+    private final String name;
+    private final ClusterFile file;
+    private final RefcountEditor refcounts;
+    private final int clusterBits;
+    private final long clusterSize;
+    private final int entryWords;
+    private final int l2Entries;
+    private final ByteBuffer l2Bytes;
+    private final long[] table;
+
+    TableReferences(String name, ClusterFile file, QcowHeader header, RefcountEditor refcounts) {
+        this.name = name;
+        this.file = file;
+        this.refcounts = refcounts;
+        this.clusterBits = header.clusterBits();
+        this.clusterSize = header.clusterSize();
+        this.entryWords = header.hasExtendedL2() ? 2 : 1;
+        this.l2Entries = (int) (clusterSize / 8 / entryWords);
+        this.l2Bytes = ByteBuffer.allocate((int) clusterSize).order(ByteOrder.BIG_ENDIAN);
+        this.table = new long[(int) (clusterSize / 8)];
+    }
+
+    /** Reads an L1 table of {@code size} entries at {@code offset}, checking where it lies. */
+    long[] readL1(long offset, int size, String what) {
+        long count = Integer.toUnsignedLong(size);
+        if (count * 8 > QcowHeader.MAX_L1_BYTES) {
+            throw ImageException.corrupt(name, what + " of " + count + " entries exceeds the 32 MiB limit");
+        }
+        if (count == 0) {
+            return new long[0];
+        }
+        if (offset <= 0 || (offset & (clusterSize - 1)) != 0) {
+            throw ImageException.corrupt(name, what + " at " + Hex.of(offset) + " is not aligned to a cluster boundary");
+        }
+        if (((offset + count * 8 - 1) >>> clusterBits) >= refcounts.endCluster()) {
+            throw ImageException.corrupt(name, what + " at " + Hex.of(offset) + " lies beyond the end of the file");
+        }
+        try {
+            return file.readLongs(offset, (int) count);
+        } catch (IOException e) {
+            throw ImageException.io(name, "read error in the " + what, e);
+        }
+    }
+
+    /**
+     * Adds {@code addend} (+1 or -1) to the refcount of every cluster {@code l1} reaches, in
+     * memory; with 0, only reads and checks every table on the way. Nothing is written.
+     *
+     * @throws ImageException CORRUPT for a malformed entry or table; INVALID_ARGUMENT on overflow
+     */
+    void adjust(long[] l1, int addend) {
+        for (int i = 0; i < l1.length; i++) {
+            long l2Offset = l2Offset(l1[i], i);
+            if (l2Offset == 0) {
+                continue;
+            }
+            change(l2Offset >>> clusterBits, addend);
+            long[] entries = readL2(l2Offset);
+            for (int j = 0; j < l2Entries; j++) {
+                long entry = entries[j * entryWords];
+                if (L2Entry.isCompressed(entry)) {
+                    long offset = L2Entry.compressedOffset(entry, clusterBits);
+                    long last = (offset + L2Entry.compressedLength(entry, clusterBits) - 1) >>> clusterBits;
+                    for (long c = offset >>> clusterBits; c <= last; c++) {
+                        change(c, addend);
+                    }
+                } else {
+                    long data = dataOffset(entry, l2Offset, j);
+                    if (data != 0) {
+                        change(data >>> clusterBits, addend);
+                    }
+                }
+            }
+        }
+    }
+
+    private void change(long cluster, int addend) {
+        if (addend != 0) {
+            refcounts.add(cluster, addend);
+        } else if (refcounts.get(cluster) == 0) {
+            throw ImageException.corrupt(name, "cluster " + Hex.of(cluster << clusterBits)
+                    + " is in use but its refcount is 0; run 'qemu-img check -r all' first");
+        }
+    }
+
+    /**
+     * Sets COPIED in {@code l1} and in the L2 tables it reaches exactly where the refcount (as the
+     * editor has it now) is 1. Changed L2 tables are written at once (no sync); {@code l1} is
+     * changed in memory only.
+     *
+     * @return whether {@code l1} changed (the caller writes it)
+     */
+    boolean updateCopied(long[] l1) {
+        boolean l1Changed = false;
+        for (int i = 0; i < l1.length; i++) {
+            long l2Offset = l2Offset(l1[i], i);
+            if (l2Offset == 0) {
+                continue;
+            }
+            long wanted = copied(l1[i], refcounts.get(l2Offset >>> clusterBits) == 1);
+            if (wanted != l1[i]) {
+                l1[i] = wanted;
+                l1Changed = true;
+            }
+            long[] entries = readL2(l2Offset);
+            boolean changed = false;
+            for (int j = 0; j < l2Entries; j++) {
+                long entry = entries[j * entryWords];
+                if (L2Entry.isCompressed(entry)) {
+                    continue;
+                }
+                long data = dataOffset(entry, l2Offset, j);
+                if (data == 0) {
+                    continue;
+                }
+                long updated = copied(entry, refcounts.get(data >>> clusterBits) == 1);
+                if (updated != entry) {
+                    entries[j * entryWords] = updated;
+                    changed = true;
+                }
+            }
+            if (changed) {
+                writeTable(l2Offset, entries, "L2 table");
+            }
+        }
+        return l1Changed;
+    }
+
+    /** Writes a table of {@code clusterSize} bytes or more, padding with zeros to whole clusters. */
+    void writeTable(long offset, long[] entries, String what) {
+        long bytes = Math.max(clusterSize, ((entries.length * 8L + clusterSize - 1) / clusterSize) * clusterSize);
+        ByteBuffer b = ByteBuffer.allocate((int) bytes).order(ByteOrder.BIG_ENDIAN);
+        b.asLongBuffer().put(entries);
+        try {
+            file.writeFully(offset, b);
+        } catch (IOException e) {
+            throw ImageException.io(name, "write error in the " + what + " at " + Hex.of(offset), e);
+        }
+    }
+
+    private static long copied(long entry, boolean onlyOwner) {
+        return onlyOwner ? entry | L2Entry.COPIED : entry & ~L2Entry.COPIED;
+    }
+
+    private long l2Offset(long l1Entry, int index) {
+        if ((l1Entry & L2Entry.L1_RESERVED_MASK) != 0) {
+            throw ImageException.corrupt(name, "L1 entry " + index + " has reserved bits set (" + Hex.of(l1Entry)
+                    + "); run 'qemu-img check'");
+        }
+        long offset = l1Entry & L2Entry.OFFSET_MASK;
+        if ((offset & (clusterSize - 1)) != 0) {
+            throw ImageException.corrupt(name, "L1 entry " + index + " points to an L2 table at " + Hex.of(offset)
+                    + " that is not aligned to a cluster boundary");
+        }
+        if (offset != 0 && (offset >>> clusterBits) >= refcounts.endCluster()) {
+            throw ImageException.corrupt(name, "L2 table at " + Hex.of(offset) + " lies beyond the end of the file");
+        }
+        return offset;
+    }
+
+    /** The host offset of a standard entry's cluster, 0 when it has none. */
+    private long dataOffset(long entry, long l2Offset, int index) {
+        long offset = entry & L2Entry.OFFSET_MASK;
+        if (offset != 0 && (offset & (clusterSize - 1)) != 0) {
+            throw ImageException.corrupt(name, "L2 table at " + Hex.of(l2Offset) + " entry " + index
+                    + " points to a data cluster at " + Hex.of(offset) + " that is not aligned to a cluster boundary");
+        }
+        return offset;
+    }
+
+    private long[] readL2(long offset) {
+        try {
+            file.readFully(offset, l2Bytes.clear());
+        } catch (IOException e) {
+            throw ImageException.io(name, "read error in the L2 table at " + Hex.of(offset), e);
+        }
+        l2Bytes.flip().asLongBuffer().get(table);
+        return table;
+    }
+}

@@ -1,0 +1,59 @@
+package io.qsnapfs.format;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * The groups of header fields that the snapshot operations change in place, each encoded as the
+ * bytes of one write. QEMU updates the header this way (not by rewriting it), so each switch from
+ * old to new metadata is a single small write inside one sector, which the disk either does or
+ * does not do.
+ *
+ * <pre>
+ * offset  bytes  fields (big-endian)                               changed by
+ *   24      8    size                                              apply (QEMU 7.2 resizes to the snapshot)
+ *   36     12    l1_size (4), l1_table_offset (8)                  apply, when the active L1 table grows
+ *   48     12    refcount_table_offset (8), refcount_table_clusters (4)   the allocator, when the table moves
+ *   60     12    nb_snapshots (4), snapshots_offset (8)            create, delete
+ *   88      8    autoclear_features (v3)                           the first write: unknown bits cleared
+ * </pre>
+ */
+public final class HeaderFields {
+    public static final int SIZE_OFFSET = 24;
+    public static final int L1_OFFSET = 36;
+    public static final int REFCOUNT_TABLE_OFFSET = 48;
+    public static final int SNAPSHOTS_OFFSET = QcowHeader.NB_SNAPSHOTS_OFFSET;
+    public static final int AUTOCLEAR_OFFSET = 88;
+
+    private HeaderFields() {
+    }
+
+    /** The 8 bytes of {@code size} (write at {@link #SIZE_OFFSET}). */
+    public static ByteBuffer size(long size) {
+        return buffer(8).putLong(size).flip();
+    }
+
+    /** The 12 bytes of {@code l1_size} and {@code l1_table_offset} (write at {@link #L1_OFFSET}). */
+    public static ByteBuffer l1Table(int l1Size, long l1TableOffset) {
+        return buffer(12).putInt(l1Size).putLong(l1TableOffset).flip();
+    }
+
+    /** The 12 bytes of {@code refcount_table_offset} and {@code refcount_table_clusters}. */
+    public static ByteBuffer refcountTable(long offset, int clusters) {
+        return buffer(12).putLong(offset).putInt(clusters).flip();
+    }
+
+    /** The 12 bytes of {@code nb_snapshots} and {@code snapshots_offset}. */
+    public static ByteBuffer snapshotTable(int count, long offset) {
+        return buffer(12).putInt(count).putLong(offset).flip();
+    }
+
+    /** The 8 bytes of {@code autoclear_features}. */
+    public static ByteBuffer autoclear(long bits) {
+        return buffer(8).putLong(bits).flip();
+    }
+
+    private static ByteBuffer buffer(int length) {
+        return ByteBuffer.allocate(length).order(ByteOrder.BIG_ENDIAN);
+    }
+}

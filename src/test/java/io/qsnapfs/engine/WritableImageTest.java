@@ -1,0 +1,112 @@
+package io.qsnapfs.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.qsnapfs.format.SnapshotEntry;
+import io.qsnapfs.testing.Qemu;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The write engine's operations one by one, judged by qemu-img. */
+class WritableImageTest {
+    @TempDir
+    Path dir;
+
+    private Path image(String options) {
+        Path img = Qemu.create(dir.resolve("w.qcow2"), "8M", options);
+        Qemu.io(img, "write -P 0x11 0 1M", "write -c -P 0x22 2M 2M", "write -z 5M 64k");
+        return img;
+    }
+
+    private static List<String> qemuNames(Path img) {
+        String out = Qemu.img("snapshot", "-l", img.toString());
+        return out.lines().skip(2).map(l -> l.trim().split("\\s+")[1]).toList();
+    }
+
+    @ParameterizedTest
+    @CsvSource({ "cluster_size=65536", "cluster_size=512", "cluster_size=4096,refcount_bits=64",
+            "cluster_size=2097152", "cluster_size=512,refcount_bits=2", "compat=0.10",
+            "cluster_size=65536,extended_l2=on", "cluster_size=4096,refcount_bits=8,compression_type=zstd" })
+    void createDeleteApply(String options) {
+        Path img = image(options);
+        byte[] before = Qemu.activeBytes(img, dir);
+        SnapshotEntry created;
+        try (WritableImage w = WritableImage.open(img)) {
+            created = w.create("first");
+        }
+        assertEquals("1", created.idString());
+        Qemu.assertClean(img);
+        assertEquals(List.of("first"), qemuNames(img));
+        assertArrayEquals(before, Qemu.snapshotBytes(img, "1", dir));
+
+        Qemu.io(img, "write -P 0x33 0 256k", "discard 2M 64k");
+        byte[] changed = Qemu.activeBytes(img, dir);
+        try (WritableImage w = WritableImage.open(img)) {
+            assertEquals("2", w.create("second").idString());
+        }
+        Qemu.assertClean(img);
+        assertArrayEquals(before, Qemu.snapshotBytes(img, "1", dir));
+        assertArrayEquals(changed, Qemu.snapshotBytes(img, "2", dir));
+
+        try (WritableImage w = WritableImage.open(img)) {
+            w.apply("first");
+        }
+        Qemu.assertClean(img);
+        assertArrayEquals(before, Qemu.activeBytes(img, dir));
+
+        try (WritableImage w = WritableImage.open(img)) {
+            w.delete("1");
+        }
+        Qemu.assertClean(img);
+        assertEquals(List.of("second"), qemuNames(img));
+        assertArrayEquals(changed, Qemu.snapshotBytes(img, "2", dir));
+        assertArrayEquals(before, Qemu.activeBytes(img, dir));
+
+        try (WritableImage w = WritableImage.open(img)) {
+            w.delete("second");
+        }
+        Qemu.assertClean(img);
+        assertTrue(qemuNames(img).isEmpty());
+    }
+
+    @Test
+    void oneBitRefcountsCannotHoldASnapshot() {
+        Path img = image("refcount_bits=1");
+        try (WritableImage w = WritableImage.open(img)) {
+            ImageException e = assertThrows(ImageException.class, () -> w.create("x"));
+            assertEquals(ImageException.Kind.INVALID_ARGUMENT, e.kind());
+            assertTrue(e.getMessage().contains("refcount_bits=16"), e.getMessage());
+        }
+        Qemu.assertClean(img);
+    }
+
+    @Test
+    void applyResizesLikeQemu() {
+        Path img = image("");
+        byte[] small = Qemu.activeBytes(img, dir);
+        try (WritableImage w = WritableImage.open(img)) {
+            w.create("small");
+        }
+        Qemu.img("resize", img.toString(), "1G");
+        Qemu.io(img, "write -P 0x44 900M 1M");
+        try (WritableImage w = WritableImage.open(img)) {
+            w.create("big");
+            w.apply("small");
+        }
+        Qemu.assertClean(img);
+        assertArrayEquals(small, Qemu.activeBytes(img, dir));
+        try (WritableImage w = WritableImage.open(img)) {
+            w.apply("big");
+            w.delete("small");
+        }
+        Qemu.assertClean(img);
+        assertTrue(Qemu.img("info", img.toString()).contains("virtual size: 1 GiB"));
+    }
+}
