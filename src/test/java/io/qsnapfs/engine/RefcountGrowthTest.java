@@ -30,7 +30,7 @@ class RefcountGrowthTest {
 
     @Test
     void createMovesAndGrowsAFullRefcountTable() {
-        Path img = RefcountLayout.nearFullTable(dir.resolve("full.qcow2"), 6);
+        Path img = RefcountLayout.nearFullTable(dir.resolve("full.qcow2"), "16M", 6);
         byte[] data = Oracle.activeBytes(img, dir);
         RefcountLayout before = RefcountLayout.of(img);
         List<String> names = new ArrayList<>();

@@ -57,22 +57,33 @@ record RefcountLayout(long tableOffset, long tableClusters, long blocks, long fi
     }
 
     /**
-     * A 16 MiB image of 512-byte clusters with 64-bit refcounts (a table cluster points to 64
-     * blocks of 64 refcounts: 4096 clusters, 2 MiB of file), filled by qemu-io with sequential
-     * pattern data until at most {@code headroom} clusters are left before the table is full.
+     * An image of {@code size} (4M or more) with 512-byte clusters and 64-bit refcounts (a table
+     * cluster points to 64 blocks of 64 refcounts: 4096 clusters, 2 MiB of file), filled by qemu-io
+     * with sequential pattern data until at most {@code headroom} clusters are left before the
+     * table is full.
      */
-    static Path nearFullTable(Path image, int headroom) {
-        io.qsnapfs.testing.Qemu.create(image, "16M", "cluster_size=512,refcount_bits=64");
-        long next = 0;
+    static Path nearFullTable(Path image, String size, int headroom) {
+        io.qsnapfs.testing.Qemu.create(image, size, "cluster_size=512,refcount_bits=64");
+        fill(image, 0, headroom);
+        return image;
+    }
+
+    /**
+     * Writes pattern data with qemu-io from guest offset {@code from} on until at most
+     * {@code headroom} clusters are left before the refcount table of a 512-byte-cluster image is
+     * full; returns the guest offset after the data.
+     */
+    static long fill(Path image, long from, int headroom) {
+        long next = from;
         for (int round = 0; round < 50; round++) {
             RefcountLayout l = of(image);
             if (l.headroom() <= headroom) {
-                return image;
+                return next;
             }
             // Each data cluster costs about 1 + 2/64 clusters (its L2 table and refcount block).
             long clusters = Math.max(1, (l.headroom() - headroom) * 62 / 64);
-            QemuState.io(image, "write -P " + (1 + round % 250) + " " + next * 512 + " " + clusters * 512);
-            next += clusters;
+            QemuState.io(image, "write -P " + (1 + round % 250) + " " + next + " " + clusters * 512);
+            next += clusters * 512;
         }
         throw new IllegalStateException("could not fill " + image + " up to its refcount table: " + of(image));
     }

@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -127,6 +130,33 @@ public final class QemuState {
         cmd.add(noFlush(image));
         cmd.addAll(List.of(trailing));
         return Qemu.ok(cmd.toArray(new String[0]));
+    }
+
+    /**
+     * A snapshot's bytes at its own disk size, as QEMU reads them. {@code qemu-img convert -l}
+     * reads a snapshot at the image's current size (QEMU 7.2's load_tmp keeps the active size), so
+     * a snapshot of another size is read by reverting a copy of the image (next to it, so a
+     * relative backing file name still resolves) with {@code qemu-img snapshot -a}, which sets the
+     * size to the snapshot's, and converting the copy.
+     */
+    public static byte[] snapshotBytes(Path image, String id, long snapshotSize, long imageSize, Path scratch) {
+        if (snapshotSize == imageSize) {
+            return Oracle.snapshotBytes(image, id, scratch);
+        }
+        Path copy = image.resolveSibling("reverted-" + image.getFileName());
+        try {
+            Files.copy(image, copy, StandardCopyOption.REPLACE_EXISTING);
+            img("snapshot", List.of("-a", id), copy);
+            return Oracle.activeBytes(copy, scratch);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            try {
+                Files.deleteIfExists(copy);
+            } catch (IOException ignored) {
+                // a temp dir
+            }
+        }
     }
 
     /** The virtual size {@code qemu-img info --output=json} reports. */
