@@ -12,13 +12,15 @@
 # default 3), BENCH_DIR (scratch directory, default target/bench under the repository; must not
 # be tmpfs; needs about 3.5 times the data), BENCH_MAX_RATIO (default 1.0: fail if qsnapfs's
 # median time exceeds qemu-img's by more, for create or for delete), BENCH_QSNAPFS (the qsnapfs
-# to time, default target/qsnapfs).
+# to time, default target/qsnapfs), BENCH_TIMEOUT (seconds any one timed command may take,
+# default 300; the benchmark fails when one takes longer).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 qsnapfs=${BENCH_QSNAPFS:-$repo/target/qsnapfs}
 mib=${BENCH_DATA_MIB:-1024}
 runs=${BENCH_RUNS:-3}
 max_ratio=${BENCH_MAX_RATIO:-1.0}
+limit=${BENCH_TIMEOUT:-300}
 dir=${BENCH_DIR:-$repo/target/bench}
 [ -x "$qsnapfs" ] || { echo "$qsnapfs missing: run make build"; exit 1; }
 for tool in qemu-img qemu-io; do
@@ -57,10 +59,16 @@ prepare_cache() {
 }
 
 # Seconds (to the microsecond) a command takes until its writes are on disk, printed on stdout.
+# A command that fails or outlasts BENCH_TIMEOUT ends the benchmark (set -e does not reach into
+# the command substitution that calls this, hence the explicit exit statuses).
 timed() {
-  local start end
+  local start end status=0
   start=$(date +%s%N)
-  "$@" >/dev/null
+  timeout "$limit" "$@" >/dev/null || status=$?
+  if [ "$status" -ne 0 ]; then
+    if [ "$status" -eq 124 ]; then echo "took longer than $limit s (killed): $*" >&2; else echo "exited $status: $*" >&2; fi
+    return 1
+  fi
   sync
   end=$(date +%s%N)
   awk -v ns=$((end - start)) 'BEGIN { printf "%.6f\n", ns / 1e9 }'
@@ -86,10 +94,10 @@ for ((i = 1; i <= runs; i++)); do
     for tool in $( ((i % 2)) && echo "qemu ours" || echo "ours qemu"); do
       prepare_cache
       case "$op/$tool" in
-        create/ours) t=$(timed "$qsnapfs" snapshot create "$ours_img" s1); create_ours+=("$t") ;;
-        create/qemu) t=$(timed qemu-img snapshot -c s1 "$qemu_img"); create_qemu+=("$t") ;;
-        delete/ours) t=$(timed "$qsnapfs" snapshot delete "$ours_img" s1); delete_ours+=("$t") ;;
-        delete/qemu) t=$(timed qemu-img snapshot -d s1 "$qemu_img"); delete_qemu+=("$t") ;;
+        create/ours) t=$(timed "$qsnapfs" snapshot create "$ours_img" s1) || exit 1; create_ours+=("$t") ;;
+        create/qemu) t=$(timed qemu-img snapshot -c s1 "$qemu_img") || exit 1; create_qemu+=("$t") ;;
+        delete/ours) t=$(timed "$qsnapfs" snapshot delete "$ours_img" s1) || exit 1; delete_ours+=("$t") ;;
+        delete/qemu) t=$(timed qemu-img snapshot -d s1 "$qemu_img") || exit 1; delete_qemu+=("$t") ;;
       esac
       printf 'run %d %-6s %-8s %7.3f s\n' "$i" "$op" "$tool" "$t"
     done
