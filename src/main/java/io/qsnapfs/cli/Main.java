@@ -17,16 +17,18 @@ import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
 
 /**
- * The {@code qsnapfs} command: reads qcow2 images and their internal snapshots. Each operation is a
- * subcommand ({@code info}, {@code snapshot list}, {@code export}, {@code check}, {@code mount},
- * {@code umount}); new ones are added to the
+ * The {@code qsnapfs} command: reads qcow2 images and their internal snapshots, and creates, deletes
+ * and applies snapshots. Each operation is a subcommand ({@code info}, {@code snapshot
+ * list/create/delete/apply}, {@code export}, {@code check}, {@code mount}, {@code umount}); new ones
+ * are added to the
  * {@code subcommands} list here, or to {@link SnapshotCommand} for {@code snapshot} operations.
  *
  * <p>Exit status: 0 on success, 1 when the command failed (one line on standard error names the
  * image and the problem), 2 for a usage error.
  */
 @Command(name = "qsnapfs", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-        description = "Reads qcow2 disk images and their internal snapshots, offline or mounted over FUSE.",
+        description = {"Reads qcow2 disk images and their internal snapshots, offline or mounted over FUSE;",
+            "creates, deletes and applies snapshots like qemu-img snapshot."},
         subcommands = {InfoCommand.class, SnapshotCommand.class, ExportCommand.class, CheckCommand.class,
             MountCommand.class, UmountCommand.class},
         footer = {"", "Exit status: 0 on success, 1 if the command failed, 2 for a usage error."})

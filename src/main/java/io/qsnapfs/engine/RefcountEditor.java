@@ -162,33 +162,56 @@ final class RefcountEditor {
 
     /**
      * Allocates {@code count} contiguous free clusters, giving each refcount 1 (in memory), and
-     * returns the byte offset of the first. May grow the refcount table, which writes and syncs.
+     * returns the byte offset of the first. Ranges of the run that have no refcount block yet get
+     * one in the clusters right after the run. May grow the refcount table, which writes and syncs.
      */
     long allocate(long count) {
         if (count <= 0) {
             throw new IllegalArgumentException("cannot allocate " + count + " clusters");
         }
+        long from = freeHint;
         while (true) {
-            long start = findFree(count);
-            long lastRange = (start + count - 1) >>> blockBits;
+            long start = findFree(count, from);
+            // Blocks for the ranges the run touches that have none go right after the run; they may
+            // touch one more such range themselves, hence the loop (it settles within a step or two).
+            long newBlocks = 0;
+            while (true) {
+                long missing = missingBlocks(start, start + count + newBlocks);
+                if (missing == newBlocks) {
+                    break;
+                }
+                newBlocks = missing;
+            }
+            long end = start + count + newBlocks;
+            long busy = firstUsed(start + count, end);
+            if (busy >= 0) {
+                from = busy + 1;
+                continue;
+            }
+            long lastRange = (end - 1) >>> blockBits;
             if (lastRange >= table.length) {
                 growTable(lastRange);
+                from = freeHint;
                 continue; // the table's own clusters may have taken the run; look again
             }
+            long next = start + count;
             for (long t = start >>> blockBits; t <= lastRange; t++) {
                 if (blockOffset(t) == 0) {
-                    createBlock((int) t);
+                    blocks[(int) t] = new byte[(int) clusterSize];
+                    table[(int) t] = next << clusterBits;
+                    dirtyEntries.set((int) t);
+                    next++;
                 }
             }
-            for (long c = start; c < start + count; c++) {
+            for (long c = start; c < end; c++) {
                 byte[] block = block(c >>> blockBits);
                 RefcountBlock.set(block, order, (int) (c & blockMask), 1);
                 dirtyBlocks.set((int) (c >>> blockBits));
             }
             if (start == freeHint) {
-                freeHint = start + count;
+                freeHint = end;
             }
-            endCluster = Math.max(endCluster, start + count);
+            endCluster = Math.max(endCluster, end);
             return start << clusterBits;
         }
     }
@@ -198,11 +221,12 @@ final class RefcountEditor {
         return ceilDiv(bytes, clusterSize);
     }
 
-    private long findFree(long count) {
+    /** The first run of {@code count} clusters with refcount 0 at or after {@code from}. */
+    private long findFree(long count, long from) {
         long run = 0;
-        long runStart = freeHint;
-        for (long c = freeHint;; c++) {
-            if (isFree(c)) {
+        long runStart = from;
+        for (long c = from;; c++) {
+            if (get(c) == 0) {
                 if (run == 0) {
                     runStart = c;
                 }
@@ -215,24 +239,15 @@ final class RefcountEditor {
         }
     }
 
-    private boolean isFree(long cluster) {
-        long t = cluster >>> blockBits;
-        if (blockOffset(t) == 0) {
-            return (cluster & blockMask) != 0; // the first cluster of the range waits for its block
+    /** Ranges touched by clusters {@code [from, to)} that have no refcount block. */
+    private long missingBlocks(long from, long to) {
+        long missing = 0;
+        for (long t = from >>> blockBits, last = (to - 1) >>> blockBits; t <= last; t++) {
+            if (blockOffset(t) == 0) {
+                missing++;
+            }
         }
-        return get(cluster) == 0;
-    }
-
-    /** Puts a new refcount block for range {@code t} into the range's first cluster. */
-    private void createBlock(int t) {
-        long cluster = (long) t << blockBits;
-        byte[] block = new byte[(int) clusterSize];
-        RefcountBlock.set(block, order, 0, 1);
-        blocks[t] = block;
-        table[t] = cluster << clusterBits;
-        dirtyBlocks.set(t);
-        dirtyEntries.set(t);
-        endCluster = Math.max(endCluster, cluster + 1);
+        return missing;
     }
 
     /**
@@ -272,12 +287,7 @@ final class RefcountEditor {
                 area = used + 1; // a cluster past the end that still has a refcount (a compressed tail)
                 continue;
             }
-            long missing = 0;
-            for (long t = area >>> blockBits; t <= lastRange; t++) {
-                if (blockOffset(t) == 0) {
-                    missing++;
-                }
-            }
+            long missing = missingBlocks(area, end);
             if (missing == newBlocks) {
                 break;
             }

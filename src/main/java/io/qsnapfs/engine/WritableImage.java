@@ -8,6 +8,8 @@ import io.qsnapfs.format.L2Entry;
 import io.qsnapfs.format.QcowHeader;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.io.ClusterFile;
+import io.qsnapfs.io.ImageLock;
+import io.qsnapfs.io.LockConflictException;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -61,11 +63,22 @@ public final class WritableImage implements Closeable {
         try {
             file = ClusterFile.openReadWrite(path);
         } catch (java.nio.file.NoSuchFileException e) {
-            throw ImageException.notFound(name, "No such file or directory");
+            throw ImageException.notFound(name, "cannot open: No such file or directory");
         } catch (IOException e) {
             throw ImageException.io(name, "cannot open for writing", e);
         }
-        return start(file, null);
+        ImageLock lock;
+        try {
+            lock = ImageLock.acquireForWrite(file.descriptor());
+        } catch (LockConflictException e) {
+            QcowImage.closeQuietly(file);
+            throw new ImageException(ImageException.Kind.BUSY, name + ": in use by another process (" + e.reason()
+                    + "); stop the VM or program that has it open, then try again", e);
+        } catch (IOException e) {
+            QcowImage.closeQuietly(file);
+            throw ImageException.io(name, "cannot take QEMU's image locks", e);
+        }
+        return start(file, lock);
     }
 
     /**

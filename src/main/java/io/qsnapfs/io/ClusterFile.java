@@ -4,8 +4,10 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
@@ -56,16 +58,21 @@ public final class ClusterFile implements Closeable {
         if (libc != null && !Files.isDirectory(path)) {
             int fd = libc.open(path.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC);
             if (fd >= 0) {
-                try {
-                    return new ClusterFile(path, FileChannel.open(Path.of("/proc/self/fd/" + fd),
-                            StandardOpenOption.READ), fd);
-                } catch (IOException | RuntimeException e) {
-                    libc.close(fd);
-                    throw e;
-                }
+                return withDescriptor(libc, path, fd, StandardOpenOption.READ);
             }
         }
         return openPlain(path);
+    }
+
+    /** A ClusterFile whose channel is a second open, through {@code /proc/self/fd}, of descriptor {@code fd}. */
+    private static ClusterFile withDescriptor(LibC libc, Path path, int fd, StandardOpenOption... options)
+            throws IOException {
+        try {
+            return new ClusterFile(path, FileChannel.open(Path.of("/proc/self/fd/" + fd), options), fd);
+        } catch (IOException | RuntimeException e) {
+            libc.close(fd);
+            throw e;
+        }
     }
 
     private static ClusterFile openPlain(Path path) throws IOException {
@@ -76,8 +83,31 @@ public final class ClusterFile implements Closeable {
         return new ClusterFile(path, FileChannel.open(path, StandardOpenOption.READ));
     }
 
+    /**
+     * Opens for reading and writing, always with a native descriptor ({@link #descriptor()}) on which
+     * {@link ImageLock} takes QEMU's locks: the file is opened through libc first and the channel
+     * through {@code /proc/self/fd}, as {@link #openReadOnly} does for splicing. Only when libc cannot
+     * be bound is the file opened plainly, with no descriptor; taking the locks then fails saying so.
+     */
     public static ClusterFile openReadWrite(Path path) throws IOException {
-        return new ClusterFile(path, FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE));
+        LibC libc = LibC.get();
+        if (libc == null) {
+            return new ClusterFile(path, FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE));
+        }
+        int fd = libc.open(path.toString(), LibC.O_RDWR | LibC.O_CLOEXEC);
+        if (fd < 0) {
+            throw openFailure(path, jnr.ffi.Runtime.getRuntime(libc).getLastError(), libc);
+        }
+        return withDescriptor(libc, path, fd, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    }
+
+    /** The exception java.nio would have thrown for an open that failed with {@code errno}. */
+    private static FileSystemException openFailure(Path path, int errno, LibC libc) {
+        return switch (errno) {
+            case LibC.ENOENT -> new NoSuchFileException(path.toString());
+            case LibC.EACCES, LibC.EPERM -> new AccessDeniedException(path.toString());
+            default -> new FileSystemException(path.toString(), null, libc.strerror(errno));
+        };
     }
 
     /**
@@ -102,7 +132,7 @@ public final class ClusterFile implements Closeable {
         return displayName;
     }
 
-    /** A native descriptor of this file (for splicing), or -1 when there is none. */
+    /** A native descriptor of this file (for splicing and locking), or -1 when there is none. */
     public int descriptor() {
         return descriptor;
     }

@@ -1,18 +1,52 @@
 package io.qsnapfs.io;
 
 import jnr.ffi.LibraryLoader;
+import jnr.ffi.Pointer;
+import jnr.ffi.annotations.SaveError;
 
 /**
  * The few libc calls Java does not offer, bound through jnr-ffi (present anyway for FUSE):
- * descriptors that FUSE can splice from. Null when libc cannot be bound; callers then do without.
+ * descriptors that FUSE can splice from, and the open-file-description byte-range locks QEMU
+ * uses to keep two programs from writing one image ({@link ImageLock}). Null when libc cannot be
+ * bound; callers then do without, or fail saying so when they cannot (locking).
+ *
+ * <p>The constants are Linux's, the same on every architecture it runs on. The errno of a call
+ * marked {@code @SaveError} is {@code jnr.ffi.Runtime.getRuntime(libc).getLastError()}; a static
+ * helper for it cannot live here, as jnr-ffi would try to bind it as a C function.
  */
 public interface LibC {
     int O_RDONLY = 0;
+    int O_RDWR = 2;
     int O_CLOEXEC = 0x80000;
 
+    /** {@code fcntl} commands of open-file-description locks (Linux 3.15 and later). */
+    int F_OFD_GETLK = 36;
+    int F_OFD_SETLK = 37;
+
+    /** {@code struct flock} lock types. */
+    short F_RDLCK = 0;
+    short F_WRLCK = 1;
+    short F_UNLCK = 2;
+
+    /** {@code l_whence}: offsets count from the start of the file. */
+    short SEEK_SET = 0;
+
+    /** errno values: EAGAIN and EACCES are what a lock request fails with when another description holds the byte. */
+    int EPERM = 1;
+    int ENOENT = 2;
+    int EAGAIN = 11;
+    int EACCES = 13;
+
+    @SaveError
     int open(String path, int flags);
 
     int close(int fd);
+
+    /** {@code fcntl(fd, cmd, struct flock *)}; see {@link Flock} for the structure. */
+    @SaveError
+    int fcntl(int fd, int cmd, Pointer flock);
+
+    String strerror(int errnum);
 
     /** The bound library, or null. */
     static LibC get() {

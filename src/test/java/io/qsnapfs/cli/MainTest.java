@@ -23,7 +23,8 @@ class MainTest {
     @Test
     void helpEverywhere() {
         for (String[] args : new String[][] {{"--help"}, {"info", "--help"}, {"snapshot", "--help"},
-            {"snapshot", "list", "--help"}, {"export", "--help"}, {"-h"}}) {
+            {"snapshot", "list", "--help"}, {"snapshot", "create", "--help"}, {"snapshot", "delete", "--help"},
+            {"snapshot", "apply", "--help"}, {"export", "--help"}, {"-h"}}) {
             CliRun r = CliRun.of(args);
             assertEquals(0, r.status(), r.toString());
             assertTrue(r.outText().startsWith("Usage: qsnapfs"), r.toString());
@@ -33,7 +34,9 @@ class MainTest {
             assertTrue(root.contains(command), root);
         }
         String snapshot = CliRun.of("snapshot", "--help").outText();
-        assertTrue(snapshot.contains("list"), snapshot);
+        for (String operation : new String[] {"list", "create", "delete", "apply"}) {
+            assertTrue(snapshot.contains(operation), snapshot);
+        }
     }
 
     @Test
@@ -89,7 +92,9 @@ class MainTest {
         for (String[] args : new String[][] {{}, {"frobnicate"}, {"info"}, {"info", "--output", "xml", img.toString()},
             {"info", "--no-such-option", img.toString()}, {"snapshot"}, {"snapshot", "list"},
             {"export", img.toString()}, {"export", img.toString(), "o.raw", "--streams", "0"},
-            {"snapshot", "list", img.toString(), "extra"}}) {
+            {"snapshot", "list", img.toString(), "extra"}, {"snapshot", "create"}, {"snapshot", "create", img.toString()},
+            {"snapshot", "delete", img.toString()}, {"snapshot", "apply", img.toString()},
+            {"snapshot", "create", img.toString(), "a", "b"}}) {
             CliRun r = CliRun.of(args);
             assertEquals(2, r.status(), String.join(" ", args) + "\n" + r);
             assertTrue(r.err().contains("Usage: qsnapfs"), r.toString());

@@ -109,4 +109,66 @@ class WritableImageTest {
         Qemu.assertClean(img);
         assertTrue(Qemu.img("info", img.toString()).contains("virtual size: 1 GiB"));
     }
+
+    @Test
+    void refcountTableGrowsAndMoves() throws Exception {
+        Path img = Qemu.create(dir.resolve("g.qcow2"), "64M", "cluster_size=512,refcount_bits=64");
+        long tableBefore;
+        try (QcowImage q = QcowImage.open(img)) {
+            tableBefore = q.header().refcountTableOffset();
+        }
+        int n = 0;
+        long tableAfter = tableBefore;
+        while (tableAfter == tableBefore && n < 200) {
+            Qemu.io(img, "write -P " + (n + 1) + " " + (n * 256) + "k 256k");
+            try (WritableImage w = WritableImage.open(img)) {
+                w.create("s" + n);
+            }
+            Qemu.assertClean(img);
+            try (QcowImage q = QcowImage.open(img)) {
+                tableAfter = q.header().refcountTableOffset();
+            }
+            n++;
+        }
+        assertTrue(tableAfter != tableBefore, "the refcount table never moved");
+        try (WritableImage w = WritableImage.open(img)) {
+            w.delete("s0");
+            w.apply("s1");
+        }
+        Qemu.assertClean(img);
+    }
+
+    /** The allocator alone: thousands of clusters force new refcount blocks and two table moves. */
+    @ParameterizedTest
+    @CsvSource({ "512,64", "512,16", "1024,64", "512,8" })
+    void allocatorGrowsRefcountTable(int clusterSize, int refcountBits) throws Exception {
+        Path img = Qemu.create(dir.resolve("a.qcow2"), "64M",
+                "cluster_size=" + clusterSize + ",refcount_bits=" + refcountBits);
+        long tableBefore;
+        long expected = 0;
+        int allocations = 20000;
+        try (io.qsnapfs.io.ClusterFile f = io.qsnapfs.io.ClusterFile.openReadWrite(img)) {
+            io.qsnapfs.format.QcowHeader h = QcowImage.readHeader("a", f, f.size());
+            tableBefore = h.refcountTableOffset();
+            RefcountEditor editor = RefcountEditor.load("a", f, h, f.size());
+            java.nio.ByteBuffer zeros = java.nio.ByteBuffer.allocate(clusterSize);
+            for (int i = 0; i < allocations; i++) {
+                int count = i % 500 == 499 ? 700 : 1 + i % 3; // long runs span ranges with no block
+                expected += count;
+                long offset = editor.allocate(count);
+                for (int k = 0; k < count; k++) {
+                    f.writeFully(offset + (long) k * clusterSize, zeros.clear());
+                }
+            }
+            editor.flush();
+        }
+        String check = Qemu.run(List.of("qemu-img", "check", "--output=json", img.toString())).stdout();
+        assertTrue(check.contains("\"check-errors\": 0") && !check.matches("(?s).*\"corruptions\": [1-9].*"),
+                check);
+        try (QcowImage q = QcowImage.open(img)) {
+            assertTrue(q.header().refcountTableOffset() != tableBefore, "the refcount table did not move");
+        }
+        String leaks = check.replaceAll("(?s).*\"leaks\": (\\d+).*", "$1");
+        assertEquals(Long.toString(expected), leaks, check);
+    }
 }
