@@ -230,17 +230,16 @@ public final class WritableImage implements Closeable {
      *
      * <p>Order of writes:
      * <ol>
-     * <li>In memory: when the snapshot's L1 table is longer than the active one, clusters for a new
-     *     active table; then one more reference along the snapshot's L1 table (an overflow stops
-     *     here).
-     * <li>COPIED cleared in the snapshot's tables (all now shared); the new active table written,
-     *     if it moves; the refcounts; sync. Only leaks so far.
-     * <li>The switch, synced: the snapshot's L1 entries over the active L1 table in place, or,
-     *     when the table moves, the 12-byte header write of {@code l1_size} and
-     *     {@code l1_table_offset}; with it the 8-byte {@code size} when it changes. The old active
-     *     tables are now leaked.
+     * <li>In memory: clusters for a new active L1 table (QEMU overwrites the old one in place; a
+     *     fresh table makes the switch below one small write that cannot be torn); then one more
+     *     reference along the snapshot's L1 table (an overflow stops here).
+     * <li>COPIED cleared in the snapshot's tables (all now shared); the new active table, a copy
+     *     of the snapshot's padded with zeros to the larger of the two lengths; the refcounts;
+     *     sync. Only leaks so far.
+     * <li>The switch: one 24-byte header write of {@code size}, {@code crypt_method} (unchanged),
+     *     {@code l1_size} and {@code l1_table_offset}; sync. The old active tables are now leaked.
      * <li>In memory: one reference fewer along the old active tables, the old active L1 table
-     *     freed when it moved; refcounts written before COPIED is set where they dropped to 1; sync.
+     *     freed; refcounts written before COPIED is set where they dropped to 1; sync.
      * </ol>
      *
      * @return the applied entry
@@ -270,10 +269,9 @@ public final class WritableImage implements Closeable {
                     + snapshotL1.length);
         }
         long[] oldActive = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
-        boolean moves = snapshotL1.length > oldActive.length;
         int newSize = Math.max(snapshotL1.length, oldActive.length);
         // Allocate before adding references (see create).
-        long newOffset = moves ? s.refcounts.allocate(s.refcounts.clustersFor(newSize * 8L)) : h.l1TableOffset();
+        long newOffset = newSize == 0 ? h.l1TableOffset() : s.refcounts.allocate(s.refcounts.clustersFor(newSize * 8L));
         s.tables.adjust(snapshotL1, +1);
 
         clearUnknownAutoclear(h);
@@ -281,27 +279,21 @@ public final class WritableImage implements Closeable {
             s.tables.writeTable(target.l1TableOffset(), snapshotL1, "L1 table of snapshot " + target.idString());
         }
         long[] newActive = Arrays.copyOf(snapshotL1, newSize);
-        if (moves) {
+        if (newSize > 0) {
             s.tables.writeTable(newOffset, newActive, "new active L1 table");
         }
         s.refcounts.flush();
 
         try {
-            if (moves) {
-                file.writeFully(HeaderFields.L1_OFFSET, HeaderFields.l1Table(newSize, newOffset));
-            } else {
-                s.tables.writeTable(newOffset, newActive, "active L1 table");
-            }
-            if (diskSize != h.size()) {
-                file.writeFully(HeaderFields.SIZE_OFFSET, HeaderFields.size(diskSize));
-            }
+            file.writeFully(HeaderFields.SIZE_OFFSET,
+                    HeaderFields.sizeAndL1Table(diskSize, h.cryptMethod(), newSize, newOffset));
         } catch (IOException e) {
             throw ImageException.io(name, "write error in the header", e);
         }
         sync();
 
         s.tables.adjust(oldActive, -1);
-        if (moves) {
+        if (newSize > 0) {
             s.refcounts.free(h.l1TableOffset(), oldActive.length * 8L);
         }
         s.refcounts.write();

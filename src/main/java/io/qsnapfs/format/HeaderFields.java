@@ -11,8 +11,8 @@ import java.nio.ByteOrder;
  *
  * <pre>
  * offset  bytes  fields (big-endian)                               changed by
- *   24      8    size                                              apply (QEMU 7.2 resizes to the snapshot)
- *   36     12    l1_size (4), l1_table_offset (8)                  apply, when the active L1 table grows
+ *   24     24    size (8), crypt_method (4, unchanged),            apply: the new active L1 table, and the
+ *                l1_size (4), l1_table_offset (8)                    snapshot's size (as QEMU 7.2 resizes)
  *   48     12    refcount_table_offset (8), refcount_table_clusters (4)   the allocator, when the table moves
  *   60     12    nb_snapshots (4), snapshots_offset (8)            create, delete
  *   88      8    autoclear_features (v3)                           the first write: unknown bits cleared
@@ -20,7 +20,6 @@ import java.nio.ByteOrder;
  */
 public final class HeaderFields {
     public static final int SIZE_OFFSET = 24;
-    public static final int L1_OFFSET = 36;
     public static final int REFCOUNT_TABLE_OFFSET = 48;
     public static final int SNAPSHOTS_OFFSET = QcowHeader.NB_SNAPSHOTS_OFFSET;
     public static final int AUTOCLEAR_OFFSET = 88;
@@ -28,14 +27,13 @@ public final class HeaderFields {
     private HeaderFields() {
     }
 
-    /** The 8 bytes of {@code size} (write at {@link #SIZE_OFFSET}). */
-    public static ByteBuffer size(long size) {
-        return buffer(8).putLong(size).flip();
-    }
-
-    /** The 12 bytes of {@code l1_size} and {@code l1_table_offset} (write at {@link #L1_OFFSET}). */
-    public static ByteBuffer l1Table(int l1Size, long l1TableOffset) {
-        return buffer(12).putInt(l1Size).putLong(l1TableOffset).flip();
+    /**
+     * The 24 bytes from {@code size} to {@code l1_table_offset} (write at {@link #SIZE_OFFSET}):
+     * the disk size and the active L1 table change together, {@code crypt_method} in between is
+     * written back as it is.
+     */
+    public static ByteBuffer sizeAndL1Table(long size, int cryptMethod, int l1Size, long l1TableOffset) {
+        return buffer(24).putLong(size).putInt(cryptMethod).putInt(l1Size).putLong(l1TableOffset).flip();
     }
 
     /** The 12 bytes of {@code refcount_table_offset} and {@code refcount_table_clusters}. */
