@@ -171,4 +171,45 @@ class WritableImageTest {
         String leaks = check.replaceAll("(?s).*\"leaks\": (\\d+).*", "$1");
         assertEquals(Long.toString(expected), leaks, check);
     }
+
+    /** Unknown autoclear bits are cleared by the first write; the bitmaps bit stays, and so do the bitmaps. */
+    @Test
+    void unknownAutoclearBitsAreClearedBitmapsKept() {
+        Path img = image("");
+        Qemu.img("bitmap", "--add", img.toString(), "b0");
+        long autoclear = io.qsnapfs.testing.Poke.readU64(img, 88);
+        assertEquals(1, autoclear & 1, "qemu-img sets the bitmaps bit");
+        io.qsnapfs.testing.Poke.u64(img, 88, autoclear | 0x4 | (1L << 40));
+        try (WritableImage w = WritableImage.open(img)) {
+            w.create("s");
+        }
+        assertEquals(autoclear, io.qsnapfs.testing.Poke.readU64(img, 88));
+        assertTrue(Qemu.img("info", img.toString()).contains("b0"));
+        Qemu.assertClean(img);
+    }
+
+    /** Images that must not be written are refused before anything is written. */
+    @ParameterizedTest
+    @CsvSource({ "2,CORRUPT,marked corrupt", "1,UNSUPPORTED,not closed cleanly" })
+    void corruptAndDirtyImagesAreRefusedUntouched(long bit, String kind, String phrase) throws Exception {
+        Path img = image("lazy_refcounts=on");
+        Qemu.snapshot(img, "q");
+        io.qsnapfs.testing.Poke.u64(img, 72, io.qsnapfs.testing.Poke.readU64(img, 72) | bit);
+        byte[] before = java.nio.file.Files.readAllBytes(img);
+        ImageException e = assertThrows(ImageException.class, () -> WritableImage.open(img).close());
+        assertEquals(ImageException.Kind.valueOf(kind), e.kind());
+        assertTrue(e.getMessage().contains(phrase) && e.getMessage().contains("qemu-img check -r all"), e.getMessage());
+        assertArrayEquals(before, java.nio.file.Files.readAllBytes(img));
+    }
+
+    @Test
+    void externalDataFileIsRefusedUntouched() throws Exception {
+        Path img = dir.resolve("d.qcow2");
+        Qemu.img("create", "-q", "-f", "qcow2", "-o", "data_file=" + dir.resolve("d.raw"), img.toString(), "4M");
+        byte[] before = java.nio.file.Files.readAllBytes(img);
+        ImageException e = assertThrows(ImageException.class, () -> WritableImage.open(img).close());
+        assertEquals(ImageException.Kind.UNSUPPORTED, e.kind());
+        assertTrue(e.getMessage().contains("external data file"), e.getMessage());
+        assertArrayEquals(before, java.nio.file.Files.readAllBytes(img));
+    }
 }
