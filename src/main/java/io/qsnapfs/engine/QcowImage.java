@@ -146,7 +146,8 @@ public final class QcowImage implements Closeable {
                 : ImageException.corrupt(name, e.getMessage());
     }
 
-    private static void checkTablePlacement(String name, QcowHeader h, long fileSize) {
+    /** Refuses tables the header places (partly) beyond the end of the file. */
+    static void checkTablePlacement(String name, QcowHeader h, long fileSize) {
         long l1Bytes = Integer.toUnsignedLong(h.l1Size()) * 8;
         if (l1Bytes > 0 && h.l1TableOffset() > fileSize - l1Bytes) {
             throw ImageException.corrupt(name, "L1 table at " + Hex.of(h.l1TableOffset()) + " ("

@@ -160,6 +160,7 @@ public final class WritableImage implements Closeable {
         updated.add(entry);
         ByteBuffer table = SnapshotTable.encode(name, updated);
 
+        rehearse(s, (refcounts, tables) -> freeOldTable(s, refcounts));
         clearUnknownAutoclear(h);
         if (l1.length > 0) {
             long[] copy = l1.clone();
@@ -175,7 +176,7 @@ public final class WritableImage implements Closeable {
 
         long tableOffset = writeSnapshotTable(s, table);
         switchSnapshotTable(updated.size(), tableOffset);
-        freeOldTable(s);
+        freeOldTable(s, s.refcounts);
         s.refcounts.flush();
         return entry;
     }
@@ -199,7 +200,12 @@ public final class WritableImage implements Closeable {
         SnapshotEntry victim = find(s.snapshots, idOrName);
         long[] snapshotL1 = s.tables.readL1(victim.l1TableOffset(), victim.l1Size(),
                 "L1 table of snapshot " + victim.idString());
-        s.tables.adjust(snapshotL1, 0); // read and check the whole tree before writing anything
+        // Read and check both trees the steps after the switch walk, before writing anything: a
+        // malformed table found after the switch would leave the request done but reported failed.
+        rehearse(s, (refcounts, tables) -> releaseDeleted(s, refcounts, tables, victim, snapshotL1));
+        QcowHeader h = s.header;
+        long[] active = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
+        s.tables.adjust(active, 0);
         List<SnapshotEntry> updated = new ArrayList<>(s.snapshots);
         updated.remove(victim);
         ByteBuffer table = SnapshotTable.encode(name, updated);
@@ -208,12 +214,8 @@ public final class WritableImage implements Closeable {
         long tableOffset = updated.isEmpty() ? 0 : writeSnapshotTable(s, table);
         switchSnapshotTable(updated.size(), tableOffset);
 
-        freeOldTable(s);
-        s.tables.adjust(snapshotL1, -1);
-        s.refcounts.free(victim.l1TableOffset(), Integer.toUnsignedLong(victim.l1Size()) * 8);
+        releaseDeleted(s, s.refcounts, s.tables, victim, snapshotL1);
         s.refcounts.write();
-        QcowHeader h = s.header;
-        long[] active = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
         if (s.tables.updateCopied(active)) {
             s.tables.writeTable(h.l1TableOffset(), active, "active L1 table");
         }
@@ -269,6 +271,7 @@ public final class WritableImage implements Closeable {
                     + snapshotL1.length);
         }
         long[] oldActive = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
+        rehearse(s, (refcounts, tables) -> releaseOldActive(h, refcounts, tables, oldActive));
         int newSize = Math.max(snapshotL1.length, oldActive.length);
         // Allocate before adding references (see create).
         long newOffset = newSize == 0 ? h.l1TableOffset() : s.refcounts.allocate(s.refcounts.clustersFor(newSize * 8L));
@@ -292,10 +295,7 @@ public final class WritableImage implements Closeable {
         }
         sync();
 
-        s.tables.adjust(oldActive, -1);
-        if (newSize > 0) {
-            s.refcounts.free(h.l1TableOffset(), oldActive.length * 8L);
-        }
+        releaseOldActive(h, s.refcounts, s.tables, oldActive);
         s.refcounts.write();
         if (s.tables.updateCopied(newActive)) {
             s.tables.writeTable(newOffset, newActive, "active L1 table");
@@ -307,8 +307,39 @@ public final class WritableImage implements Closeable {
     // ---- shared steps -----------------------------------------------------------------------
 
     /** Everything an operation starts from, read afresh. */
-    private record State(QcowHeader header, List<SnapshotEntry> snapshots, RefcountEditor refcounts,
-            TableReferences tables) {
+    private record State(QcowHeader header, long fileLength, List<SnapshotEntry> snapshots,
+            RefcountEditor refcounts, TableReferences tables) {
+    }
+
+    /** A step that removes references, run against some refcounts and the tables over them. */
+    private interface Release {
+        void run(RefcountEditor refcounts, TableReferences tables);
+    }
+
+    /**
+     * Runs {@code release} on a scratch copy of the refcounts, which is then dropped. The releases
+     * happen after the switch, when the request is done; a malformed table or a refcount that would
+     * go below 0 found only then would leave it done and yet reported failed. Rehearsed before the
+     * first write, they are refused with the file untouched.
+     */
+    private void rehearse(State s, Release release) {
+        RefcountEditor scratch = RefcountEditor.load(name, file, s.header, s.fileLength);
+        release.run(scratch, new TableReferences(name, file, s.header, scratch));
+    }
+
+    /** After a delete's switch: the old table, the snapshot's references, its L1 table. */
+    private void releaseDeleted(State s, RefcountEditor refcounts, TableReferences tables, SnapshotEntry victim,
+            long[] snapshotL1) {
+        freeOldTable(s, refcounts);
+        tables.adjust(snapshotL1, -1);
+        refcounts.free(victim.l1TableOffset(), Integer.toUnsignedLong(victim.l1Size()) * 8);
+    }
+
+    /** After an apply's switch: the old active tables' references and the old active L1 table. */
+    private static void releaseOldActive(QcowHeader h, RefcountEditor refcounts, TableReferences tables,
+            long[] oldActive) {
+        tables.adjust(oldActive, -1);
+        refcounts.free(h.l1TableOffset(), oldActive.length * 8L);
     }
 
     private State load() {
@@ -316,9 +347,10 @@ public final class WritableImage implements Closeable {
             long size = file.size();
             QcowHeader h = QcowImage.readHeader(name, file, size);
             refuseUnwritable(h);
+            QcowImage.checkTablePlacement(name, h, size);
             List<SnapshotEntry> snapshots = SnapshotTable.read(name, file, h, size);
             RefcountEditor refcounts = RefcountEditor.load(name, file, h, size);
-            return new State(h, snapshots, refcounts, new TableReferences(name, file, h, refcounts));
+            return new State(h, size, snapshots, refcounts, new TableReferences(name, file, h, refcounts));
         } catch (IOException e) {
             throw ImageException.io(name, "read error", e);
         }
@@ -384,13 +416,13 @@ public final class WritableImage implements Closeable {
     }
 
     /** Frees the clusters of the table the header pointed to when the operation began (in memory). */
-    private void freeOldTable(State s) {
+    private static void freeOldTable(State s, RefcountEditor refcounts) {
         long length = 0;
         for (SnapshotEntry e : s.snapshots) {
             length += e.encodedLength();
         }
         if (!s.snapshots.isEmpty()) {
-            s.refcounts.free(s.header.snapshotsOffset(), length);
+            refcounts.free(s.header.snapshotsOffset(), length);
         }
     }
 

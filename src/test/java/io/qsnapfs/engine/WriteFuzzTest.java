@@ -96,6 +96,7 @@ class WriteFuzzTest {
         int lateRefusals = 0;
         int lateUnchanged = 0;
         int committedRefusals = 0;
+        List<String> doneYetRefused = new ArrayList<>();
         Map<String, Integer> opCounts = new TreeMap<>();
         List<String> failures = new ArrayList<>();
         List<String> changedEarly = new ArrayList<>();
@@ -174,6 +175,7 @@ class WriteFuzzTest {
                     lateRefusals++;
                     if (written.committed()) {
                         committedRefusals++;
+                        doneYetRefused.add(what + " => " + written.log() + ": " + e.getMessage());
                     }
                     if (VERBOSE) {
                         System.out.println("WriteFuzzTest: refused after " + written.changes() + " writes"
@@ -197,6 +199,8 @@ class WriteFuzzTest {
         }
         assertTrue(changedEarly.isEmpty(), "refused before any write, yet the file changed:\n"
                 + String.join("\n", changedEarly));
+        // A refusal after the header switch would report failed a request that was done.
+        assertTrue(doneYetRefused.isEmpty(), "refused after the switch:\n" + String.join("\n", doneYetRefused));
         if (ONLY < 0) {
             // The pokes must find errors, and leave room for success, or this test tests little.
             int rejected = refused.values().stream().mapToInt(Integer::intValue).sum();
