@@ -313,23 +313,8 @@ public final class QcowImage implements Closeable {
 
     /** Reads and validates an L1 table. */
     long[] readL1(long offset, int entries, String what) {
-        long count = Integer.toUnsignedLong(entries);
-        if (count * 8 > QcowHeader.MAX_L1_BYTES) {
-            throw ImageException.corrupt(name, what + " of " + count + " entries exceeds the 32 MiB limit");
-        }
-        if (count == 0) {
-            return new long[0];
-        }
-        if (offset <= 0 || (offset & (header.clusterSize() - 1)) != 0) {
-            throw ImageException.corrupt(name, what + " offset " + Hex.of(offset)
-                    + " is not aligned to a cluster boundary");
-        }
-        long fileSize = currentFileSize(offset + count * 8);
-        if (offset > fileSize - count * 8) {
-            throw ImageException.corrupt(name, what + " at " + Hex.of(offset) + " (" + count * 8
-                    + " bytes) " + pastEnd(offset, fileSize) + " (" + fileSize + " bytes)");
-        }
-        long[] l1 = readLongs(offset, (int) count, what);
+        long[] l1 = readL1Table(name, file, header.clusterSize(), offset, entries,
+                currentFileSize(offset + Integer.toUnsignedLong(entries) * 8), what);
         for (int i = 0; i < l1.length; i++) {
             long l2Offset = l1[i] & L2Entry.OFFSET_MASK;
             if ((l2Offset & (header.clusterSize() - 1)) != 0) {
@@ -338,6 +323,35 @@ public final class QcowImage implements Closeable {
             }
         }
         return l1;
+    }
+
+    /**
+     * Reads the L1 table of {@code entries} entries at {@code offset}, refusing one beyond the 32 MiB
+     * limit, not cluster aligned, or not within the first {@code fileSize} bytes of the file. The
+     * reader and the writer both read L1 tables through here.
+     */
+    static long[] readL1Table(String name, ClusterFile file, long clusterSize, long offset, int entries,
+            long fileSize, String what) {
+        long count = Integer.toUnsignedLong(entries);
+        if (count * 8 > QcowHeader.MAX_L1_BYTES) {
+            throw ImageException.corrupt(name, what + " of " + count + " entries exceeds the 32 MiB limit");
+        }
+        if (count == 0) {
+            return new long[0];
+        }
+        if (offset <= 0 || (offset & (clusterSize - 1)) != 0) {
+            throw ImageException.corrupt(name, what + " offset " + Hex.of(offset)
+                    + " is not aligned to a cluster boundary");
+        }
+        if (offset > fileSize - count * 8) {
+            throw ImageException.corrupt(name, what + " at " + Hex.of(offset) + " (" + count * 8
+                    + " bytes) " + pastEnd(offset, fileSize) + " (" + fileSize + " bytes)");
+        }
+        try {
+            return file.readLongs(offset, (int) count);
+        } catch (IOException e) {
+            throw ImageException.io(name, "read error in " + what, e);
+        }
     }
 
     /** The L2 table at {@code offset}, raw entries (interleaved with bitmaps for extended L2). */

@@ -76,21 +76,7 @@ final class RefcountEditor {
 
     /** Reads the refcount table named by the header (the blocks are read when first needed). */
     static RefcountEditor load(String name, ClusterFile file, QcowHeader header, long fileLength) {
-        long entries = RefcountTable.entries(Integer.toUnsignedLong(header.refcountTableClusters()),
-                header.clusterBits());
-        if (entries * 8 > QcowHeader.MAX_REFTABLE_BYTES) {
-            throw ImageException.corrupt(name, "refcount table of " + entries + " entries exceeds the 8 MiB limit");
-        }
-        if (header.refcountTableOffset() > fileLength - entries * 8) {
-            throw ImageException.corrupt(name, "refcount table at " + Hex.of(header.refcountTableOffset())
-                    + " lies beyond the end of the file (" + fileLength + " bytes)");
-        }
-        try {
-            long[] table = file.readLongs(header.refcountTableOffset(), (int) entries);
-            return new RefcountEditor(name, file, header, table, fileLength);
-        } catch (IOException e) {
-            throw ImageException.io(name, "read error in the refcount table", e);
-        }
+        return new RefcountEditor(name, file, header, Refcounts.readTable(name, file, header, fileLength), fileLength);
     }
 
     long clusterSize() {
@@ -370,14 +356,7 @@ final class RefcountEditor {
         if (offset == 0) {
             return null;
         }
-        if ((offset & (clusterSize - 1)) != 0) {
-            throw ImageException.corrupt(name, "refcount block " + t + " at " + Hex.of(offset)
-                    + " is not aligned to a cluster boundary");
-        }
-        if ((offset >>> clusterBits) >= endCluster) {
-            throw ImageException.corrupt(name, "refcount block " + t + " at " + Hex.of(offset)
-                    + " lies beyond the end of the file");
-        }
+        Refcounts.checkBlockPlacement(name, t, offset, clusterSize, endCluster << clusterBits);
         block = new byte[(int) clusterSize];
         try {
             file.readFully(offset, ByteBuffer.wrap(block));

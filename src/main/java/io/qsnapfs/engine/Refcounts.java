@@ -70,22 +70,53 @@ public final class Refcounts {
 
     /** {@link #load(String, ClusterFile, QcowHeader)} with a cache of about {@code cacheBytes}. */
     static Refcounts load(String name, ClusterFile file, QcowHeader header, long cacheBytes) {
+        long fileSize;
         try {
-            long fileSize = file.size();
-            long entries = RefcountTable.entries(Integer.toUnsignedLong(header.refcountTableClusters()),
-                    header.clusterBits());
-            long bytes = entries * 8;
-            if (bytes > QcowHeader.MAX_REFTABLE_BYTES) {
-                throw ImageException.corrupt(name, "refcount table of " + entries + " entries exceeds the 8 MiB limit");
-            }
-            long offset = header.refcountTableOffset();
-            if (offset > fileSize - bytes) {
-                throw ImageException.corrupt(name, "refcount table at " + Hex.of(offset) + " (" + bytes
-                        + " bytes) lies beyond the end of the file (" + fileSize + " bytes)");
-            }
-            return new Refcounts(name, file, header, file.readLongs(offset, (int) entries), false, cacheBytes);
+            fileSize = file.size();
+        } catch (IOException e) {
+            throw ImageException.io(name, "cannot stat", e);
+        }
+        return new Refcounts(name, file, header, readTable(name, file, header, fileSize), false, cacheBytes);
+    }
+
+    /**
+     * Reads the entries of the refcount table named by the header, refusing a table beyond the
+     * 8 MiB limit or not within the first {@code fileSize} bytes of the file. The reader and the
+     * writer ({@link RefcountEditor}) both read the table through here.
+     */
+    static long[] readTable(String name, ClusterFile file, QcowHeader header, long fileSize) {
+        long entries = RefcountTable.entries(Integer.toUnsignedLong(header.refcountTableClusters()),
+                header.clusterBits());
+        long bytes = entries * 8;
+        if (bytes > QcowHeader.MAX_REFTABLE_BYTES) {
+            throw ImageException.corrupt(name, "refcount table of " + entries + " entries exceeds the 8 MiB limit");
+        }
+        long offset = header.refcountTableOffset();
+        if (offset > fileSize - bytes) {
+            throw ImageException.corrupt(name, "refcount table at " + Hex.of(offset) + " (" + bytes
+                    + " bytes) lies beyond the end of the file (" + fileSize + " bytes)");
+        }
+        try {
+            return file.readLongs(offset, (int) entries);
         } catch (IOException e) {
             throw ImageException.io(name, "read error in the refcount table", e);
+        }
+    }
+
+    /**
+     * Refuses a refcount block (of table entry {@code tableIndex}) that is not cluster aligned, that
+     * has bit 63 set, or, when {@code fileSize} is not negative, that does not lie within the file.
+     */
+    static void checkBlockPlacement(String name, long tableIndex, long blockOffset, long clusterSize,
+            long fileSize) {
+        if ((blockOffset & (clusterSize - 1)) != 0) {
+            throw ImageException.corrupt(name, "refcount block " + tableIndex + " at " + Hex.of(blockOffset)
+                    + " is not aligned to a cluster boundary");
+        }
+        // Offsets come from 64-bit entries: one with bit 63 set is negative, and past any file.
+        if (blockOffset < 0 || (fileSize >= 0 && blockOffset > fileSize - clusterSize)) {
+            throw ImageException.corrupt(name, "refcount block " + tableIndex + " at " + Hex.of(blockOffset)
+                    + " lies beyond the end of the file (" + fileSize + " bytes)");
         }
     }
 
@@ -186,15 +217,8 @@ public final class Refcounts {
             }
         }
         long clusterSize = 1L << clusterBits;
-        if ((blockOffset & (clusterSize - 1)) != 0) {
-            throw ImageException.corrupt(name, "refcount block " + tableIndex + " at " + Hex.of(blockOffset)
-                    + " is not aligned to a cluster boundary");
-        }
-        long fileSize = padPastEnd ? 0 : currentFileSize(blockOffset + clusterSize);
-        if (!padPastEnd && blockOffset > fileSize - clusterSize) {
-            throw ImageException.corrupt(name, "refcount block " + tableIndex + " at " + Hex.of(blockOffset)
-                    + " lies beyond the end of the file (" + fileSize + " bytes)");
-        }
+        checkBlockPlacement(name, tableIndex, blockOffset, clusterSize,
+                padPastEnd ? -1 : currentFileSize(blockOffset + clusterSize));
         byte[] b = readPadded(blockOffset);
         remember(blockOffset, b);
         return b;

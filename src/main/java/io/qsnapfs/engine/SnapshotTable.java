@@ -61,10 +61,7 @@ final class SnapshotTable {
      * @throws ImageException NO_SPACE when the table would exceed the spec's 64 MiB
      */
     static ByteBuffer encode(String name, List<SnapshotEntry> entries) {
-        long length = 0;
-        for (SnapshotEntry e : entries) {
-            length += e.encodedLength();
-        }
+        long length = length(entries);
         if (length > SnapshotEntry.MAX_TABLE_BYTES) {
             throw new ImageException(ImageException.Kind.NO_SPACE, name + ": the snapshot table would take "
                     + length + " bytes, more than the 64 MiB qcow2 allows");
@@ -74,6 +71,15 @@ final class SnapshotTable {
             e.encode(table);
         }
         return table.flip();
+    }
+
+    /** The bytes {@code entries} take on disk, padding included. */
+    static long length(List<SnapshotEntry> entries) {
+        long length = 0;
+        for (SnapshotEntry e : entries) {
+            length += e.encodedLength();
+        }
+        return length;
     }
 
     private static ByteBuffer grow(ClusterFile file, long offset, ByteBuffer table, long limit) throws IOException {

@@ -26,6 +26,8 @@ final class TableReferences {
     private final String name;
     private final ClusterFile file;
     private final RefcountEditor refcounts;
+    /** The file's length when the operation began: tables are read only before anything is written. */
+    private final long fileLength;
     private final int clusterBits;
     private final long clusterSize;
     private final int entryWords;
@@ -33,10 +35,11 @@ final class TableReferences {
     private final ByteBuffer l2Bytes;
     private final long[] table;
 
-    TableReferences(String name, ClusterFile file, QcowHeader header, RefcountEditor refcounts) {
+    TableReferences(String name, ClusterFile file, QcowHeader header, RefcountEditor refcounts, long fileLength) {
         this.name = name;
         this.file = file;
         this.refcounts = refcounts;
+        this.fileLength = fileLength;
         this.clusterBits = header.clusterBits();
         this.clusterSize = header.clusterSize();
         this.entryWords = header.hasExtendedL2() ? 2 : 1;
@@ -47,24 +50,7 @@ final class TableReferences {
 
     /** Reads an L1 table of {@code size} entries at {@code offset}, checking where it lies. */
     long[] readL1(long offset, int size, String what) {
-        long count = Integer.toUnsignedLong(size);
-        if (count * 8 > QcowHeader.MAX_L1_BYTES) {
-            throw ImageException.corrupt(name, what + " of " + count + " entries exceeds the 32 MiB limit");
-        }
-        if (count == 0) {
-            return new long[0];
-        }
-        if (offset <= 0 || (offset & (clusterSize - 1)) != 0) {
-            throw ImageException.corrupt(name, what + " at " + Hex.of(offset) + " is not aligned to a cluster boundary");
-        }
-        if (((offset + count * 8 - 1) >>> clusterBits) >= refcounts.endCluster()) {
-            throw ImageException.corrupt(name, what + " at " + Hex.of(offset) + " lies beyond the end of the file");
-        }
-        try {
-            return file.readLongs(offset, (int) count);
-        } catch (IOException e) {
-            throw ImageException.io(name, "read error in the " + what, e);
-        }
+        return QcowImage.readL1Table(name, file, clusterSize, offset, size, fileLength, what);
     }
 
     /**
@@ -110,12 +96,10 @@ final class TableReferences {
 
     /**
      * Sets COPIED in {@code l1} and in the L2 tables it reaches exactly where the refcount (as the
-     * editor has it now) is 1. Changed L2 tables are written at once (no sync); {@code l1} is
-     * changed in memory only.
-     *
-     * @return whether {@code l1} changed (the caller writes it)
+     * editor has it now) is 1. Changed L2 tables, and {@code l1} itself at {@code l1Offset} when it
+     * changed, are written at once (no sync); {@code l1} is changed in memory too.
      */
-    boolean updateCopied(long[] l1) {
+    void updateCopied(long[] l1, long l1Offset, String what) {
         boolean l1Changed = false;
         for (int i = 0; i < l1.length; i++) {
             long l2Offset = l2Offset(l1[i], i);
@@ -148,7 +132,9 @@ final class TableReferences {
                 writeTable(l2Offset, entries, "L2 table");
             }
         }
-        return l1Changed;
+        if (l1Changed) {
+            writeTable(l1Offset, l1, what);
+        }
     }
 
     /** Writes a table of {@code clusterSize} bytes or more, padding with zeros to whole clusters. */

@@ -169,9 +169,7 @@ public final class WritableImage implements Closeable {
             }
             s.tables.writeTable(l1Copy, copy, "snapshot's L1 table");
         }
-        if (s.tables.updateCopied(l1)) {
-            s.tables.writeTable(h.l1TableOffset(), l1, "active L1 table");
-        }
+        s.tables.updateCopied(l1, h.l1TableOffset(), "active L1 table");
         s.refcounts.flush();
 
         long tableOffset = writeSnapshotTable(s, table);
@@ -216,9 +214,7 @@ public final class WritableImage implements Closeable {
 
         releaseDeleted(s, s.refcounts, s.tables, victim, snapshotL1);
         s.refcounts.write();
-        if (s.tables.updateCopied(active)) {
-            s.tables.writeTable(h.l1TableOffset(), active, "active L1 table");
-        }
+        s.tables.updateCopied(active, h.l1TableOffset(), "active L1 table");
         sync();
         return victim;
     }
@@ -278,9 +274,7 @@ public final class WritableImage implements Closeable {
         s.tables.adjust(snapshotL1, +1);
 
         clearUnknownAutoclear(h);
-        if (s.tables.updateCopied(snapshotL1)) {
-            s.tables.writeTable(target.l1TableOffset(), snapshotL1, "L1 table of snapshot " + target.idString());
-        }
+        s.tables.updateCopied(snapshotL1, target.l1TableOffset(), "L1 table of snapshot " + target.idString());
         long[] newActive = Arrays.copyOf(snapshotL1, newSize);
         if (newSize > 0) {
             s.tables.writeTable(newOffset, newActive, "new active L1 table");
@@ -297,9 +291,7 @@ public final class WritableImage implements Closeable {
 
         releaseOldActive(h, s.refcounts, s.tables, oldActive);
         s.refcounts.write();
-        if (s.tables.updateCopied(newActive)) {
-            s.tables.writeTable(newOffset, newActive, "active L1 table");
-        }
+        s.tables.updateCopied(newActive, newOffset, "active L1 table");
         sync();
         return target;
     }
@@ -324,7 +316,7 @@ public final class WritableImage implements Closeable {
      */
     private void rehearse(State s, Release release) {
         RefcountEditor scratch = RefcountEditor.load(name, file, s.header, s.fileLength);
-        release.run(scratch, new TableReferences(name, file, s.header, scratch));
+        release.run(scratch, new TableReferences(name, file, s.header, scratch, s.fileLength));
     }
 
     /** After a delete's switch: the old table, the snapshot's references, its L1 table. */
@@ -350,7 +342,7 @@ public final class WritableImage implements Closeable {
             QcowImage.checkTablePlacement(name, h, size);
             List<SnapshotEntry> snapshots = SnapshotTable.read(name, file, h, size);
             RefcountEditor refcounts = RefcountEditor.load(name, file, h, size);
-            return new State(h, size, snapshots, refcounts, new TableReferences(name, file, h, refcounts));
+            return new State(h, size, snapshots, refcounts, new TableReferences(name, file, h, refcounts, size));
         } catch (IOException e) {
             throw ImageException.io(name, "read error", e);
         }
@@ -417,12 +409,8 @@ public final class WritableImage implements Closeable {
 
     /** Frees the clusters of the table the header pointed to when the operation began (in memory). */
     private static void freeOldTable(State s, RefcountEditor refcounts) {
-        long length = 0;
-        for (SnapshotEntry e : s.snapshots) {
-            length += e.encodedLength();
-        }
         if (!s.snapshots.isEmpty()) {
-            refcounts.free(s.header.snapshotsOffset(), length);
+            refcounts.free(s.header.snapshotsOffset(), SnapshotTable.length(s.snapshots));
         }
     }
 
