@@ -113,6 +113,55 @@ class MountTreeTest {
     }
 
     @Test
+    void aSnapshotDeletedByAnotherProgramFailsTheReadsOfItsOpenFile() throws Exception {
+        Path img = Qemu.create(dir.resolve("vm.qcow2"), "4M", "");
+        Qemu.io(img, "write -P 0x11 0 1M");
+        Qemu.snapshot(img, "one");
+        Qemu.io(img, "write -P 0x22 0 1M");
+        Qemu.snapshot(img, "two");
+        MountTree t = tree(false);
+        OpenFile one = t.open("/vm.qcow2/snapshots/one.raw", 0);
+        OpenFile two = t.open("/vm.qcow2/snapshots/two.raw", 0);
+        assertEquals(0x11, readByte(one, 0));
+
+        Qemu.img("snapshot", "-d", "one", img.toString());
+        Qemu.io(img, "write -P 0x33 0 2M"); // may reuse what "one" held
+        Thread.sleep((ImageCatalog.REFRESH_NANOS + 2 * 100_000_000L) / 1_000_000 + 100);
+        ImageException e = assertThrows(ImageException.class, () -> readByte(one, 4096));
+        assertEquals(ImageException.Kind.IO, e.kind());
+        assertTrue(e.getMessage().contains("vm.qcow2: snapshot 'one' (ID 1) was deleted by another program"),
+                e.getMessage());
+        assertEquals(ImageException.Kind.IO,
+                assertThrows(ImageException.class, () -> readByte(one, 0)).kind(), "and it stays so");
+        assertEquals(0x22, readByte(two, 4096), "a snapshot that still exists reads on");
+        one.close();
+        two.close();
+    }
+
+    @Test
+    void anImageReplacedOrRemovedUnderAnOpenFileKeepsServingTheFileHeldOpen() throws Exception {
+        Path img = Qemu.create(dir.resolve("vm.qcow2"), "4M", "");
+        Qemu.io(img, "write -P 0x11 0 1M");
+        Qemu.snapshot(img, "one");
+        MountTree t = tree(false);
+        OpenFile one = t.open("/vm.qcow2/snapshots/one.raw", 0);
+        Path other = Qemu.create(dir.resolve("other.tmp"), "4M", "");
+        Files.move(other, img, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Thread.sleep((ImageCatalog.REFRESH_NANOS + 2 * 100_000_000L) / 1_000_000 + 100);
+        assertEquals(0x11, readByte(one, 0), "the replaced file, still open here, has not changed");
+        Files.delete(img);
+        Thread.sleep((ImageCatalog.REFRESH_NANOS + 2 * 100_000_000L) / 1_000_000 + 100);
+        assertEquals(0x11, readByte(one, 8192));
+        one.close();
+    }
+
+    private static int readByte(OpenFile f, long offset) throws Exception {
+        ByteBuffer b = ByteBuffer.allocate(1);
+        assertEquals(1, f.read(offset, b));
+        return b.get(0) & 0xff;
+    }
+
+    @Test
     void theLogListsEventsWithTime() {
         RequestLog log = new RequestLog(l -> { });
         log.add("create web01.qcow2 nightly: ok");
