@@ -16,6 +16,8 @@ work=$(mktemp -d)
 snaps=$work/snaps guest=$work/guest loop=
 mkdir -p "$snaps" "$guest"
 cleanup() {
+  status=$?
+  [ $status -ne 0 ] && [ -s "$work/qsnapfs.log" ] && { echo "qsnapfs server log:" >&2; cat "$work/qsnapfs.log" >&2; }
   mountpoint -q "$guest" && umount "$guest"
   [ -n "$loop" ] && losetup -d "$loop"
   mountpoint -q "$snaps" && "$qsnapfs" umount "$snaps"
@@ -23,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$qsnapfs" mount "$image_dir" "$snaps"
+"$qsnapfs" mount --log-file "$work/qsnapfs.log" "$image_dir" "$snaps"
 raw=$snaps/$image/snapshots/$snapshot.raw
 [ -e "$raw" ] || raw=$snaps/$image/by-id/$snapshot.raw
 if [ -n "${PARTITION:-}" ]; then

@@ -38,7 +38,9 @@ qs_mount() {
   local dir=$1 mp=$2; shift 2
   mkdir -p "$mp"
   CLEANUP_MOUNTS+=("$(readlink -f "$mp")")
-  "$QS" mount "$@" "$dir" "$mp" || fail "qsnapfs mount $dir $mp failed"
+  # the server's log goes into the scratch directory, not /tmp, so that tests leave nothing behind
+  "$QS" mount --log-file "$T/server-$(basename "$mp").log" "$@" "$dir" "$mp" \
+    || fail "qsnapfs mount $dir $mp failed: $(cat "$T/server-$(basename "$mp").log" 2>/dev/null)"
   mounted "$mp" || fail "qsnapfs mount returned but $mp is not mounted"
 }
 
