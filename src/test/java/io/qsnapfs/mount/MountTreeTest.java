@@ -126,7 +126,7 @@ class MountTreeTest {
 
         Qemu.img("snapshot", "-d", "one", img.toString());
         Qemu.io(img, "write -P 0x33 0 2M"); // may reuse what "one" held
-        Thread.sleep((ImageCatalog.REFRESH_NANOS + 2 * 100_000_000L) / 1_000_000 + 100);
+        waitUntilOpenFilesLookAgain();
         ImageException e = assertThrows(ImageException.class, () -> readByte(one, 4096));
         assertEquals(ImageException.Kind.IO, e.kind());
         assertTrue(e.getMessage().contains("vm.qcow2: snapshot 'one' (ID 1) was deleted by another program"),
@@ -147,12 +147,17 @@ class MountTreeTest {
         OpenFile one = t.open("/vm.qcow2/snapshots/one.raw", 0);
         Path other = Qemu.create(dir.resolve("other.tmp"), "4M", "");
         Files.move(other, img, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        Thread.sleep((ImageCatalog.REFRESH_NANOS + 2 * 100_000_000L) / 1_000_000 + 100);
+        waitUntilOpenFilesLookAgain();
         assertEquals(0x11, readByte(one, 0), "the replaced file, still open here, has not changed");
         Files.delete(img);
-        Thread.sleep((ImageCatalog.REFRESH_NANOS + 2 * 100_000_000L) / 1_000_000 + 100);
+        waitUntilOpenFilesLookAgain();
         assertEquals(0x11, readByte(one, 8192));
         one.close();
+    }
+
+    /** Past the catalog's refresh interval and an open file's recheck interval (0.1 s), with margin. */
+    private static void waitUntilOpenFilesLookAgain() throws InterruptedException {
+        Thread.sleep(ImageCatalog.REFRESH_NANOS / 1_000_000 + 300);
     }
 
     private static int readByte(OpenFile f, long offset) throws Exception {
