@@ -72,7 +72,7 @@ final class MountCommand extends CommandBase implements Callable<Integer> {
                 err.flush();
             }
         });
-        FuseMount mount = FuseMount.start(dir, mp, options, readOnly, false, log);
+        FuseMount mount = FuseMount.start(dir, mp, options, readOnly, log);
         log.add("serving " + dir + " on " + mp + (readOnly ? " (read-only)" : ""));
         mount.awaitUnmount();
         log.add("unmounted " + mp);

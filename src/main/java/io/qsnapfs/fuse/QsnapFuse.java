@@ -1,9 +1,12 @@
 package io.qsnapfs.fuse;
 
+import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.mount.Attributes;
 import io.qsnapfs.mount.MountTree;
 import io.qsnapfs.mount.Node;
 import io.qsnapfs.mount.OpenFile;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -21,6 +24,11 @@ import ru.serce.jnrfuse.struct.Timespec;
  * any failure into an errno in {@link Errno}; nothing else happens here. An exception must never
  * leave a callback (jnr-fuse would swallow it and the kernel could see zeros), hence
  * {@link #call}.
+ *
+ * <p>Callbacks run on the workers of {@link RequestLoop}, which know the request's opcode and node
+ * id: {@link #getattr} uses them to learn directories' node ids for {@link NameInvalidator} and to
+ * answer {@code fstat} of an open file whose name is gone, and requests in {@code control/} send the
+ * names they made stale before they answer.
  */
 public final class QsnapFuse extends FuseStubFS {
     /** Byte 20 of struct fuse_file_info holds the bitfields jnr-fuse models wrongly. */
@@ -32,12 +40,30 @@ public final class QsnapFuse extends FuseStubFS {
     /** Everything belongs to the user serving the mount (not to whoever asks). */
     private static final com.sun.security.auth.module.UnixSystem OWNER = new com.sun.security.auth.module.UnixSystem();
 
+    /** FUSE_READDIR: the node id is the directory's. */
+    private static final int FUSE_READDIR = 28;
+
     private final MountTree tree;
-    private final Map<Long, OpenFile> openFiles = new ConcurrentHashMap<>();
+    private final NameInvalidator names;
+    private final Map<Long, Handle> openFiles = new ConcurrentHashMap<>();
     private final AtomicLong nextHandle = new AtomicLong(1);
 
-    public QsnapFuse(MountTree tree) {
+    /** An open file and the kernel's node it was opened on (0 when not known). */
+    private record Handle(OpenFile file, long nodeId) {
+    }
+
+    QsnapFuse(MountTree tree, NameInvalidator names) {
         this.tree = tree;
+        this.names = names;
+    }
+
+    /** The operations struct for {@code fuse_setup}; jnr-fuse keeps its callbacks alive. */
+    Pointer operations() {
+        return jnr.ffi.Struct.getMemory(fuseOperations);
+    }
+
+    long operationsSize() {
+        return jnr.ffi.Struct.size(fuseOperations);
     }
 
     @FunctionalInterface
@@ -63,7 +89,7 @@ public final class QsnapFuse extends FuseStubFS {
     @Override
     public int getattr(String path, FileStat stat) {
         return call("getattr", path, () -> {
-            Attributes a = tree.attributes(tree.resolve(path));
+            Attributes a = attributes(path);
             stat.st_mode.set((a.directory() ? FileStat.S_IFDIR : FileStat.S_IFREG) | a.mode());
             stat.st_nlink.set(a.links());
             stat.st_size.set(a.size());
@@ -79,10 +105,45 @@ public final class QsnapFuse extends FuseStubFS {
         });
     }
 
+    /**
+     * The attributes at a path. For a LOOKUP the request's node is the parent directory, for a
+     * GETATTR the path's own node: both teach directory ids. A GETATTR whose path is gone may come
+     * from {@code fstat} of a file still open on that node (the kernel sends no handle with it):
+     * the open file answers.
+     */
+    private Attributes attributes(String path) {
+        RequestLoop.Worker request = RequestLoop.current();
+        int opcode = request == null ? 0 : request.opcode;
+        if (opcode == RequestLoop.FUSE_LOOKUP) {
+            int slash = path.lastIndexOf('/');
+            names.learn(slash <= 0 ? "/" : path.substring(0, slash), request.nodeId);
+        }
+        try {
+            Attributes a = tree.attributes(tree.resolve(path));
+            if (opcode == RequestLoop.FUSE_GETATTR && a.directory()) {
+                names.learn(path, request.nodeId);
+            }
+            return a;
+        } catch (ImageException e) {
+            if (e.kind() == ImageException.Kind.NOT_FOUND && opcode == RequestLoop.FUSE_GETATTR) {
+                for (Handle h : openFiles.values()) {
+                    if (h.nodeId() == request.nodeId) {
+                        return h.file().attributes();
+                    }
+                }
+            }
+            throw e;
+        }
+    }
+
     @Override
     public int readdir(String path, Pointer buf, FuseFillDir filter, long offset, FuseFileInfo fi) {
         return call("readdir", path, () -> {
             Node node = tree.resolve(path);
+            RequestLoop.Worker request = RequestLoop.current();
+            if (request != null && request.opcode == FUSE_READDIR) {
+                names.learn(path, request.nodeId);
+            }
             filter.apply(buf, ".", null, 0);
             filter.apply(buf, "..", null, 0);
             for (String name : tree.list(node)) {
@@ -96,13 +157,19 @@ public final class QsnapFuse extends FuseStubFS {
 
     @Override
     public int open(String path, FuseFileInfo fi) {
-        return call("open", path, () -> register(tree.open(path, fi.flags.get()), fi));
+        return call("open", path, () -> {
+            OpenFile file = tree.open(path, fi.flags.get());
+            names.deliver(); // opening a request's name for writing repeats the request
+            return register(file, fi);
+        });
     }
 
     /** Makes an open file the handle of {@code fi}, with its caching bits. */
     private int register(OpenFile file, FuseFileInfo fi) {
         long handle = nextHandle.getAndIncrement();
-        openFiles.put(handle, file);
+        RequestLoop.Worker request = RequestLoop.current();
+        long node = request != null && request.opcode == RequestLoop.FUSE_OPEN ? request.nodeId : 0;
+        openFiles.put(handle, new Handle(file, node));
         fi.fh.set(handle);
         Pointer info = jnr.ffi.Struct.getMemory(fi);
         int bits = info.getByte(FILE_INFO_BITS);
@@ -120,10 +187,11 @@ public final class QsnapFuse extends FuseStubFS {
     @Override
     public int read_buf(String path, Pointer bufp, long size, long offset, FuseFileInfo fi) {
         return call("read", path, () -> {
-            OpenFile file = openFiles.get(fi.fh.get());
-            if (file == null) {
+            Handle handle = openFiles.get(fi.fh.get());
+            if (handle == null) {
                 return -ErrorCodes.EBADF();
             }
+            OpenFile file = handle.file();
             SpliceReply reply = new SpliceReply();
             try {
                 file.map(offset, (int) size, reply);
@@ -139,9 +207,9 @@ public final class QsnapFuse extends FuseStubFS {
     @Override
     public int release(String path, FuseFileInfo fi) {
         return call("release", path, () -> {
-            OpenFile file = openFiles.remove(fi.fh.get());
-            if (file != null) {
-                file.close();
+            Handle handle = openFiles.remove(fi.fh.get());
+            if (handle != null) {
+                handle.file().close();
             }
             return 0;
         });
@@ -158,8 +226,15 @@ public final class QsnapFuse extends FuseStubFS {
     @Override
     public int statfs(String path, Statvfs stbuf) {
         return call("statfs", path, () -> {
-            stbuf.f_bsize.set(4096);
-            stbuf.f_frsize.set(4096);
+            // the image directory's file system: where snapshots take their space, and what a
+            // request can still use
+            FileStore store = Files.getFileStore(tree.imageDirectory());
+            long block = 4096;
+            stbuf.f_bsize.set(block);
+            stbuf.f_frsize.set(block);
+            stbuf.f_blocks.set(store.getTotalSpace() / block);
+            stbuf.f_bfree.set(store.getUnallocatedSpace() / block);
+            stbuf.f_bavail.set(store.getUsableSpace() / block);
             stbuf.f_namemax.set(255);
             return 0;
         });
@@ -183,13 +258,18 @@ public final class QsnapFuse extends FuseStubFS {
     /** A new file in a request directory is a request ({@code touch control/create/NAME}). */
     @Override
     public int create(String path, long mode, FuseFileInfo fi) {
-        return call("create", path, () -> register(tree.create(path), fi));
+        return call("create", path, () -> {
+            OpenFile receipt = tree.create(path);
+            names.deliver();
+            return register(receipt, fi);
+        });
     }
 
     @Override
     public int mknod(String path, long mode, long rdev) {
         return call("mknod", path, () -> {
             tree.mknod(path, (mode & FileStat.S_IFMT) == FileStat.S_IFREG);
+            names.deliver();
             return 0;
         });
     }

@@ -6,9 +6,11 @@ import jnr.ffi.annotations.SaveError;
 
 /**
  * The few libc calls Java does not offer, bound through jnr-ffi (present anyway for FUSE):
- * descriptors that FUSE can splice from, and the open-file-description byte-range locks QEMU
- * uses to keep two programs from writing one image ({@link ImageLock}). Null when libc cannot be
- * bound; callers then do without, or fail saying so when they cannot (locking).
+ * descriptors that FUSE can splice from; standard error redirected around a libfuse call that
+ * reports its failures only there ({@code dup}, {@code dup2}); and the open-file-description
+ * byte-range locks QEMU uses to keep two programs from writing one image ({@link ImageLock}).
+ * Null when libc cannot be bound; callers then do without, or fail saying so when they cannot
+ * (locking).
  *
  * <p>The constants are Linux's, the same on every architecture it runs on. The errno of a call
  * marked {@code @SaveError} is {@code jnr.ffi.Runtime.getRuntime(libc).getLastError()}; a static
@@ -41,6 +43,12 @@ public interface LibC {
     int open(String path, int flags);
 
     int close(int fd);
+
+    @SaveError
+    int dup(int fd);
+
+    @SaveError
+    int dup2(int fd, int to);
 
     /** {@code fcntl(fd, cmd, struct flock *)}; see {@link Flock} for the structure. */
     @SaveError

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 
 /**
  * The qcow2 images of one directory, kept current. Images are found by their magic, not by a
@@ -21,10 +22,15 @@ import java.util.TreeMap;
  * programs show up without remounting. A cheap {@code stat} decides whether an image may have
  * changed; only then is its header and snapshot table compared, and only a real change reopens it.
  * Images that cannot be read are left out and logged once per state of the file.
+ *
+ * <p>Every replacement of an image's handle (a request reopened it, another program changed it,
+ * the image appeared or went) is told to a listener as the names it makes stale, so the kernel's
+ * cached names can be dropped ({@link #onStaleNames}). The listener is called with the catalog's
+ * lock held: it must only take note.
  */
 public final class ImageCatalog implements Closeable {
     /** How old a look at the directory or an image may be before it is taken again. */
-    static final long REFRESH_NANOS = 500_000_000L;
+    public static final long REFRESH_NANOS = 500_000_000L;
 
     private final Path dir;
     private final RequestLog log;
@@ -33,6 +39,7 @@ public final class ImageCatalog implements Closeable {
     private final Map<String, FileState> skipped = new HashMap<>();
     private long scannedNanos;
     private boolean scanned;
+    private Consumer<List<StaleName>> staleNames = names -> { };
 
     public ImageCatalog(Path dir, RequestLog log) {
         this.dir = dir;
@@ -41,6 +48,24 @@ public final class ImageCatalog implements Closeable {
 
     public Path directory() {
         return dir;
+    }
+
+    /** Sets who hears of names made stale; it must not block or call back into the catalog. */
+    public synchronized void onStaleNames(Consumer<List<StaleName>> listener) {
+        this.staleNames = listener;
+    }
+
+    /**
+     * Looks at the directory and every image again where the last look is older than the refresh
+     * interval, so that changes by other programs are noticed even while nothing asks.
+     */
+    public synchronized void refresh() {
+        scanIfStale();
+        for (Map.Entry<String, ImageHandle> e : new ArrayList<>(images.entrySet())) {
+            if (System.nanoTime() - e.getValue().checkedNanos > REFRESH_NANOS) {
+                revalidate(e.getKey(), e.getValue());
+            }
+        }
     }
 
     /** The names of the servable images, sorted. */
@@ -75,7 +100,16 @@ public final class ImageCatalog implements Closeable {
         }
         skipped.remove(name);
         Path path = dir.resolve(name);
-        return Files.isRegularFile(path) ? tryOpen(name, path) : null;
+        return replaced(name, h, Files.isRegularFile(path) ? tryOpen(name, path) : null);
+    }
+
+    /** Tells the listener what replacing {@code before} by {@code after} made stale; returns {@code after}. */
+    private ImageHandle replaced(String name, ImageHandle before, ImageHandle after) {
+        List<StaleName> stale = StaleName.between(name, before, after);
+        if (!stale.isEmpty()) {
+            staleNames.accept(stale);
+        }
+        return after;
     }
 
     /** True while {@code h} is the handle the catalog serves for its image. */
@@ -103,7 +137,9 @@ public final class ImageCatalog implements Closeable {
         }
         images.keySet().removeIf(name -> {
             if (!present.containsKey(name)) {
-                images.get(name).release();
+                ImageHandle gone = images.get(name);
+                gone.release();
+                replaced(name, gone, null);
                 return true;
             }
             return false;
@@ -117,7 +153,7 @@ public final class ImageCatalog implements Closeable {
                     revalidate(name, h);
                 }
             } else {
-                tryOpen(name, e.getValue());
+                replaced(name, null, tryOpen(name, e.getValue()));
             }
         }
     }
@@ -140,7 +176,7 @@ public final class ImageCatalog implements Closeable {
         }
         images.remove(name);
         h.release();
-        return tryOpen(name, path);
+        return replaced(name, h, tryOpen(name, path));
     }
 
     private ImageHandle tryOpen(String name, Path path) {

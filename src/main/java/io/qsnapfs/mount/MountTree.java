@@ -65,6 +65,11 @@ public final class MountTree {
         return log;
     }
 
+    /** The directory the images are in. */
+    public java.nio.file.Path imageDirectory() {
+        return catalog.directory();
+    }
+
     /** The node a path names; NOT_FOUND when there is none. */
     public Node resolve(String path) {
         String[] parts = split(path);
@@ -155,18 +160,28 @@ public final class MountTree {
             return dir(d.kind().isRequest() && !readOnly ? 0755 : 0555, imageMtime(d.image()));
         }
         if (node instanceof Node.SnapshotFile f) {
-            long size = f.image().image().snapshotDiskSize(f.snapshot());
-            return new Attributes(false, 0444, size, (size + 511) / 512, f.snapshot().dateSec(),
-                    f.snapshot().dateNsec(), 1);
+            return snapshotAttributes(f.image(), f.snapshot());
         }
         if (node instanceof Node.RequestFile f) {
-            return new Attributes(false, 0644, 0, 0, f.madeSec(), 0, 1);
+            return receiptAttributes(f.madeSec());
         }
         if (node instanceof Node.LogFile) {
-            long size = log.text().length;
-            return new Attributes(false, 0444, size, (size + 511) / 512, System.currentTimeMillis() / 1000, 0, 1);
+            return logAttributes(log.text().length);
         }
         return dir(0555, mountedSec);
+    }
+
+    private static Attributes snapshotAttributes(ImageHandle image, SnapshotEntry snapshot) {
+        long size = image.image().snapshotDiskSize(snapshot);
+        return new Attributes(false, 0444, size, (size + 511) / 512, snapshot.dateSec(), snapshot.dateNsec(), 1);
+    }
+
+    private static Attributes receiptAttributes(long madeSec) {
+        return new Attributes(false, 0644, 0, 0, madeSec, 0, 1);
+    }
+
+    private static Attributes logAttributes(long size) {
+        return new Attributes(false, 0444, size, (size + 511) / 512, System.currentTimeMillis() / 1000, 0, 1);
     }
 
     private static Attributes dir(int mode, long mtime) {
@@ -417,6 +432,11 @@ public final class MountTree {
         }
 
         @Override
+        public Attributes attributes() {
+            return snapshotAttributes(handle, snapshot);
+        }
+
+        @Override
         public boolean directIo() {
             return false;
         }
@@ -433,6 +453,11 @@ public final class MountTree {
 
         LogOpenFile(byte[] text) {
             this.text = text;
+        }
+
+        @Override
+        public Attributes attributes() {
+            return logAttributes(text.length);
         }
 
         @Override
@@ -476,6 +501,11 @@ public final class MountTree {
 
         ReceiptOpenFile(Receipts.Receipt receipt) {
             this.receipt = receipt;
+        }
+
+        @Override
+        public Attributes attributes() {
+            return receiptAttributes(receipt.madeSec());
         }
 
         @Override

@@ -25,6 +25,12 @@ public interface OpenFile {
     /** True when the kernel must not cache at all (content that changes, like the log). */
     boolean directIo();
 
+    /**
+     * What {@code fstat} of the open file shows: the same as {@code stat} of its path showed when it
+     * was opened, also once the name is gone.
+     */
+    Attributes attributes();
+
     /** Lets go of the image; called once, on release. */
     void close();
 }
