@@ -28,7 +28,6 @@ cmp "$M/a.qcow2/snapshots/two.raw" "$T/two.raw" || fail "new snapshot's bytes"
 # a snapshot deleted by another program while it is open here: its clusters may be reused, so
 # reads that reach the server fail (EIO, with the reason in the log) instead of serving them.
 # Nothing of it is in the page cache yet, which could still answer with the true old bytes.
-# (libfuse 2 answers fstat by path, so once the name is gone fstat fails: read with bash's read.)
 exec 3< "$M/a.qcow2/snapshots/one.raw"
 qemu-img snapshot -d one "$D/a.qcow2"
 qemu-io -f qcow2 -c 'write -P 0x33 0 4M' "$D/a.qcow2" >/dev/null
