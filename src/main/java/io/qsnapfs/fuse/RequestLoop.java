@@ -11,9 +11,9 @@ import jnr.ffi.Pointer;
  * each new native thread to the JVM (a new {@code java.lang.Thread}) for its first thousand
  * callbacks; here every callback arrives on a thread the JVM made, attached once for good.
  *
- * <p>The pool starts with one worker and grows by one whenever a worker takes a request and none
- * is left waiting for the next, up to {@link #MAX_WORKERS}; it never shrinks. FORGET and
- * BATCH_FORGET do not count as work (a burst of them must not grow the pool). Several workers
+ * <p>The pool starts with one worker and grows by one whenever no worker has been waiting for the
+ * next request for a millisecond ({@link #grow}), up to {@link #MAX_WORKERS}; it never shrinks.
+ * FORGET and BATCH_FORGET do not count as work (a burst of them must not grow the pool). Several workers
  * receive on the one channel at once: a read of /dev/fuse hands each request to one reader.
  *
  * <p>Each worker keeps the opcode and node id of the request it is serving
@@ -27,6 +27,8 @@ import jnr.ffi.Pointer;
  */
 final class RequestLoop {
     static final int MAX_WORKERS = 64;
+    /** How long no worker may be waiting for a request before the pool grows. */
+    private static final long STARVED_NANOS = 1_000_000;
     static final int FUSE_LOOKUP = 1;
     static final int FUSE_FORGET = 2;
     static final int FUSE_GETATTR = 3;
@@ -47,6 +49,11 @@ final class RequestLoop {
     private int idle;
     /** Workers started and not yet ended. Guarded by this. */
     private int live;
+    /** When {@link #idle} last became 0. Guarded by this. */
+    private long idleZeroSince;
+    /** Set once a worker saw the session end: the pool grows no more. Guarded by this. */
+    private boolean ending;
+    private final Thread grower = new Thread(this::grow, "fuse-grow");
 
     RequestLoop(LibFuseSession lib, Pointer session) {
         this.lib = lib;
@@ -61,9 +68,36 @@ final class RequestLoop {
         return channel;
     }
 
-    /** Starts the first worker. */
+    /** Starts the first worker, and the thread that grows the pool. */
     synchronized void start() {
         addWorker();
+        grower.setDaemon(true);
+        grower.start();
+    }
+
+    /**
+     * Adds a worker whenever none has been waiting for a request for {@link #STARVED_NANOS} on end.
+     * Not at once: on two cores a worker that has sent its reply is often preempted by the reader it
+     * woke before it counts itself idle again, and growing at every such instant would reach the
+     * cap under any load. A callback that really takes long (a request, the EBUSY wait, a disk
+     * read) keeps its worker busy far longer.
+     */
+    private synchronized void grow() {
+        try {
+            while (!ending && workers.size() < MAX_WORKERS) {
+                if (idle > 0) {
+                    wait();
+                    continue;
+                }
+                long since = idleZeroSince;
+                wait(STARVED_NANOS / 1_000_000, (int) (STARVED_NANOS % 1_000_000));
+                if (!ending && idle == 0 && idleZeroSince == since && System.nanoTime() - since >= STARVED_NANOS) {
+                    addWorker();
+                }
+            }
+        } catch (InterruptedException e) {
+            // ends the growing, nothing else
+        }
     }
 
     private void addWorker() {
@@ -131,6 +165,7 @@ final class RequestLoop {
                 synchronized (RequestLoop.this) {
                     idle--;
                     live--;
+                    ending = true;
                     RequestLoop.this.notifyAll();
                 }
             }
@@ -161,8 +196,9 @@ final class RequestLoop {
                 if (!forget) {
                     synchronized (RequestLoop.this) {
                         idle--;
-                        if (idle == 0 && workers.size() < MAX_WORKERS) {
-                            addWorker();
+                        if (idle == 0) {
+                            idleZeroSince = System.nanoTime();
+                            RequestLoop.this.notifyAll(); // the grower
                         }
                     }
                 }
