@@ -36,6 +36,12 @@ public final class FuseMount {
     private static final Path FUSECTL = Path.of("/sys/fs/fuse/connections");
 
     private final Path mountPoint;
+    /**
+     * The callbacks libfuse calls. jnr-ffi holds the Java side of a native callback only weakly:
+     * unless something here keeps them reachable, a garbage collection leaves libfuse calling into
+     * nothing ("callable is null").
+     */
+    private final QsnapFuse operations;
     private final LibFuseSession lib;
     private final Pointer fuse;
     private final Pointer mountPointString;
@@ -48,9 +54,10 @@ public final class FuseMount {
     private volatile long device;
     private boolean stopped;
 
-    private FuseMount(Path mountPoint, LibFuseSession lib, Pointer fuse, Pointer mountPointString,
-            RequestLoop loop, NameInvalidator names, ImageCatalog catalog, RequestLog log) {
+    private FuseMount(Path mountPoint, QsnapFuse operations, LibFuseSession lib, Pointer fuse,
+            Pointer mountPointString, RequestLoop loop, NameInvalidator names, ImageCatalog catalog, RequestLog log) {
         this.mountPoint = mountPoint;
+        this.operations = operations;
         this.lib = lib;
         this.fuse = fuse;
         this.mountPointString = mountPointString;
@@ -133,7 +140,8 @@ public final class FuseMount {
         Pointer fuse = setup.value();
         RequestLoop loop = new RequestLoop(lib, lib.fuse_get_session(fuse));
         names.attach(lib, loop.channel());
-        FuseMount mount = new FuseMount(mp, lib, fuse, mountPointOut.getPointer(0), loop, names, catalog, log);
+        FuseMount mount = new FuseMount(mp, ops, lib, fuse, mountPointOut.getPointer(0), loop, names, catalog,
+                log);
         loop.start();
         Runtime.getRuntime().addShutdownHook(new Thread(mount::stopQuietly, "qsnapfs-unmount"));
         mount.awaitAnswer();
