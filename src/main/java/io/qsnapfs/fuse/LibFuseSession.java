@@ -15,6 +15,7 @@ import jnr.ffi.types.size_t;
  * struct fuse_buf (x86_64, 40 bytes): 0 size (size_t), 8 flags (enum), 16 mem (void *), 24 fd (int), 32 pos (off_t)
  * struct fuse_in_header, at the start of a received request:
  *     0 len (u32), 4 opcode (u32), 8 unique (u64), 16 nodeid (u64), 24 uid, 28 gid, 32 pid, 36 padding
+ * struct fuse_init_in, after it in an INIT request: 40 major, 44 minor, 48 max_readahead, 52 flags (u32 each)
  * </pre>
  */
 public interface LibFuseSession {
@@ -26,6 +27,8 @@ public interface LibFuseSession {
     int BUF_POS_OFFSET = 32;
     int HEADER_OPCODE_OFFSET = 4;
     int HEADER_NODEID_OFFSET = 16;
+    /** The flags of {@code struct fuse_init_in} (major, minor, max_readahead, flags) after the 40-byte header. */
+    int INIT_IN_FLAGS_OFFSET = 40 + 12;
 
     /**
      * Parses {@code argv} (which must hold {@code -f}, or libfuse forks), mounts and creates the
@@ -44,6 +47,19 @@ public interface LibFuseSession {
 
     @size_t
     long fuse_chan_bufsize(Pointer channel);
+
+    int fuse_chan_fd(Pointer channel);
+
+    /**
+     * A channel whose operations are ours: {@code ops} points to {@code struct fuse_chan_ops}
+     * (receive, send, destroy: three function pointers), which libfuse copies.
+     */
+    Pointer fuse_chan_new(Pointer ops, int fd, @size_t long bufferSize, Pointer data);
+
+    /** Sends one message through a channel: {@code iov} is an array of {@code count} struct iovec. */
+    int fuse_chan_send(Pointer channel, Pointer iov, @size_t long count);
+
+    void fuse_chan_destroy(Pointer channel);
 
     /**
      * Waits for one request. Returns its size; 0 when the file system is unmounted (the session

@@ -33,6 +33,7 @@ final class RequestLoop {
     static final int FUSE_FORGET = 2;
     static final int FUSE_GETATTR = 3;
     static final int FUSE_OPEN = 14;
+    static final int FUSE_INIT = 26;
     static final int FUSE_BATCH_FORGET = 42;
     /** fuse_buf.flags: the request is still in a pipe (splice_read), its header not in memory. */
     private static final int FUSE_BUF_IS_FD = 1 << 1;
@@ -44,6 +45,7 @@ final class RequestLoop {
     private final Pointer session;
     private final Pointer channel;
     private final long bufferSize;
+    private final InitReply init;
     private final List<Worker> workers = new ArrayList<>();
     /** Workers waiting in receive. Guarded by this. */
     private int idle;
@@ -61,6 +63,7 @@ final class RequestLoop {
         this.session = session;
         this.channel = lib.fuse_session_next_chan(session, null);
         this.bufferSize = lib.fuse_chan_bufsize(channel);
+        this.init = new InitReply(lib, channel);
     }
 
     /** The session's one channel, for notifications. */
@@ -205,7 +208,11 @@ final class RequestLoop {
                 opcode = op;
                 nodeId = inMemory ? MEMORY.getLong(mem + LibFuseSession.HEADER_NODEID_OFFSET) : 0;
                 try {
-                    lib.fuse_session_process_buf(session, bufPointer, channel);
+                    if (op == FUSE_INIT) {
+                        init.process(session, bufPointer, bufferSize, MEMORY.getInt(mem + LibFuseSession.INIT_IN_FLAGS_OFFSET));
+                    } else {
+                        lib.fuse_session_process_buf(session, bufPointer, channel);
+                    }
                 } finally {
                     opcode = 0;
                     nodeId = 0;
