@@ -3,6 +3,8 @@ package io.qsnapfs.fuse;
 import com.kenai.jffi.MemoryIO;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import jnr.ffi.Pointer;
 
 /**
@@ -46,15 +48,18 @@ final class RequestLoop {
     private final Pointer channel;
     private final long bufferSize;
     private final InitReply init;
+    /** Guarded by this. */
     private final List<Worker> workers = new ArrayList<>();
-    /** Workers waiting in receive. Guarded by this. */
-    private int idle;
+    /** Workers waiting in receive. Counted without a lock: it changes twice per request. */
+    private final AtomicInteger idle = new AtomicInteger();
+    /** When {@link #idle} last became 0; a new value for every time it does. */
+    private volatile long idleZeroSince;
+    /** True while the grower sleeps until {@link #idle} becomes 0 and must be woken for that. */
+    private volatile boolean growerWaiting;
+    /** Set once a worker has ended: the session is ending, the pool grows no more. */
+    private volatile boolean ending;
     /** Workers started and not yet ended. Guarded by this. */
     private int live;
-    /** When {@link #idle} last became 0. Guarded by this. */
-    private long idleZeroSince;
-    /** Set once a worker saw the session end: the pool grows no more. Guarded by this. */
-    private boolean ending;
     private final Thread grower = new Thread(this::grow, "fuse-grow");
 
     RequestLoop(LibFuseSession lib, Pointer session) {
@@ -85,28 +90,42 @@ final class RequestLoop {
      * cap under any load. A callback that really takes long (a request, the EBUSY wait, a disk
      * read) keeps its worker busy far longer.
      */
-    private synchronized void grow() {
-        try {
-            while (!ending && workers.size() < MAX_WORKERS) {
-                if (idle > 0) {
-                    wait();
-                    continue;
+    private void grow() {
+        while (!ending && workerCount() < MAX_WORKERS) {
+            if (idle.get() > 0) {
+                growerWaiting = true;
+                if (idle.get() > 0 && !ending) {
+                    LockSupport.park(this);
                 }
-                long since = idleZeroSince;
-                wait(STARVED_NANOS / 1_000_000, (int) (STARVED_NANOS % 1_000_000));
-                if (!ending && idle == 0 && idleZeroSince == since && System.nanoTime() - since >= STARVED_NANOS) {
-                    addWorker();
+                growerWaiting = false;
+                continue;
+            }
+            long since = idleZeroSince;
+            LockSupport.parkNanos(this, STARVED_NANOS);
+            if (idle.get() == 0 && idleZeroSince == since && System.nanoTime() - since >= STARVED_NANOS) {
+                synchronized (this) {
+                    if (!ending && workers.size() < MAX_WORKERS) {
+                        addWorker();
+                    }
                 }
             }
-        } catch (InterruptedException e) {
-            // ends the growing, nothing else
+        }
+    }
+
+    /** A worker took a request: the grower hears when none is left waiting. */
+    private void busy() {
+        if (idle.decrementAndGet() == 0) {
+            idleZeroSince = System.nanoTime();
+            if (growerWaiting) {
+                LockSupport.unpark(grower);
+            }
         }
     }
 
     private void addWorker() {
         Worker w = new Worker(workers.size() + 1);
         workers.add(w);
-        idle++;
+        idle.incrementAndGet();
         live++;
         w.start();
     }
@@ -165,10 +184,11 @@ final class RequestLoop {
                 MEMORY.freeMemory(mem);
                 MEMORY.freeMemory(buf);
                 MEMORY.freeMemory(chp);
+                ending = true;
+                LockSupport.unpark(grower);
                 synchronized (RequestLoop.this) {
-                    idle--;
+                    idle.decrementAndGet();
                     live--;
-                    ending = true;
                     RequestLoop.this.notifyAll();
                 }
             }
@@ -197,13 +217,7 @@ final class RequestLoop {
                 int op = inMemory ? MEMORY.getInt(mem + LibFuseSession.HEADER_OPCODE_OFFSET) : 0;
                 boolean forget = op == FUSE_FORGET || op == FUSE_BATCH_FORGET;
                 if (!forget) {
-                    synchronized (RequestLoop.this) {
-                        idle--;
-                        if (idle == 0) {
-                            idleZeroSince = System.nanoTime();
-                            RequestLoop.this.notifyAll(); // the grower
-                        }
-                    }
+                    busy();
                 }
                 opcode = op;
                 nodeId = inMemory ? MEMORY.getLong(mem + LibFuseSession.HEADER_NODEID_OFFSET) : 0;
@@ -217,9 +231,7 @@ final class RequestLoop {
                     opcode = 0;
                     nodeId = 0;
                     if (!forget) {
-                        synchronized (RequestLoop.this) {
-                            idle++;
-                        }
+                        idle.incrementAndGet();
                     }
                 }
                 if (lib.fuse_session_exited(session) != 0) {
