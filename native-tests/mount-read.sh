@@ -60,8 +60,12 @@ assert_eq "$(stat -c %a "$M/db.qcow2/control/create")" "755" "request directory 
 
 # reads at odd offsets and lengths through the page cache and around it
 dd if="$M/web01.qcow2/by-id/2.raw" of="$T/part" bs=4097 skip=333 count=77 status=none
-dd if="$T/expected.raw" of=/dev/null status=none
 oracle "$D/web01.qcow2" 2 "$T/two.raw"
 dd if="$T/two.raw" of="$T/part.expected" bs=4097 skip=333 count=77 status=none
 cmp "$T/part" "$T/part.expected" || fail "odd-offset read differs"
+
+# df: the image directory's file system, where snapshots take their space
+size=$(df -B1 --output=size "$D" | tail -1)
+assert_eq "$(df -B1 --output=size "$M" | tail -1 | tr -d ' ')" "$(( size / 4096 * 4096 ))" "df size of the mount"
+[ "$(df -B1 --output=avail "$M" | tail -1)" -gt 0 ] || fail "df shows nothing available: $(df "$M")"
 echo "mount-read: ok"

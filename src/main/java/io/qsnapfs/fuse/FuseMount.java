@@ -185,11 +185,6 @@ public final class FuseMount {
         return mountPoint;
     }
 
-    /** How many worker threads serve the mount now (never more than {@value RequestLoop#MAX_WORKERS}). */
-    public int workers() {
-        return loop.workerCount();
-    }
-
     /** Blocks until the file system is unmounted (by umount, fusermount -u, or a signal), then tears it down. */
     public void awaitUnmount() throws InterruptedException {
         loop.awaitWorkers();
@@ -208,6 +203,7 @@ public final class FuseMount {
         stopped = true;
         refresher.interrupt();
         try {
+            refresher.join(1_000); // before the catalog closes under it
             if (FS_TYPE.equals(MountTable.typeAt(mountPoint))) {
                 detach(mountPoint);
             }
