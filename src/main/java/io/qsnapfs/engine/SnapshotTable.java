@@ -56,11 +56,17 @@ final class SnapshotTable {
 
     /**
      * The on-disk form of a whole table: the entries one after another, each padded to a multiple
-     * of 8 bytes.
+     * of 8 bytes, each with at least the 24 bytes of extra data QEMU writes
+     * ({@link SnapshotEntry#withFullExtraData}; {@code imageSize} for an entry that records no disk
+     * size).
      *
      * @throws ImageException NO_SPACE when the table would exceed the spec's 64 MiB
      */
-    static ByteBuffer encode(String name, List<SnapshotEntry> entries) {
+    static ByteBuffer encode(String name, List<SnapshotEntry> stored, long imageSize) {
+        List<SnapshotEntry> entries = new java.util.ArrayList<>(stored.size());
+        for (SnapshotEntry e : stored) {
+            entries.add(e.withFullExtraData(imageSize));
+        }
         long length = length(entries);
         if (length > SnapshotEntry.MAX_TABLE_BYTES) {
             throw new ImageException(ImageException.Kind.NO_SPACE, name + ": the snapshot table would take "

@@ -158,7 +158,7 @@ public final class WritableImage implements Closeable {
                 new byte[NEW_EXTRA_DATA]);
         List<SnapshotEntry> updated = new ArrayList<>(s.snapshots);
         updated.add(entry);
-        ByteBuffer table = SnapshotTable.encode(name, updated);
+        ByteBuffer table = SnapshotTable.encode(name, updated, h.size());
 
         rehearse(s, (refcounts, tables) -> freeOldTable(s, refcounts));
         clearUnknownAutoclear(h);
@@ -206,7 +206,7 @@ public final class WritableImage implements Closeable {
         s.tables.adjust(active, 0);
         List<SnapshotEntry> updated = new ArrayList<>(s.snapshots);
         updated.remove(victim);
-        ByteBuffer table = SnapshotTable.encode(name, updated);
+        ByteBuffer table = SnapshotTable.encode(name, updated, h.size());
 
         clearUnknownAutoclear(s.header);
         long tableOffset = updated.isEmpty() ? 0 : writeSnapshotTable(s, table);

@@ -263,7 +263,7 @@ public record QcowHeader(
             try {
                 long end = backingFileOffset != 0 && Long.compareUnsigned(backingFileOffset, clusterSize) <= 0
                         ? backingFileOffset : clusterSize;
-                known = parseExtensions(b, headerLength, Math.min(end, b.limit()));
+                known = parseExtensions(b, headerLength, end);
             } catch (FormatException e) {
                 known = List.of();
             }
@@ -325,7 +325,7 @@ public record QcowHeader(
             throw FormatException.invalid("backing_file_offset " + Hex.of(backingFileOffset)
                     + " lies outside the first cluster");
         }
-        List<HeaderExtension> extensions = parseExtensions(b, headerLength, Math.min(extensionEnd, b.limit()));
+        List<HeaderExtension> extensions = parseExtensions(b, headerLength, extensionEnd);
 
         String backingFileName = null;
         if (backingFileOffset != 0) {
@@ -372,23 +372,39 @@ public record QcowHeader(
         }
     }
 
+    /**
+     * A table's offset: a non-zero multiple of the cluster size while the table has entries. An
+     * empty table may have offset 0, but any other offset must still be aligned and not negative
+     * (QEMU's qcow2_validate_table: "Snapshot table offset invalid").
+     */
     private static void checkAligned(String what, long offset, long clusterSize, boolean used)
             throws FormatException {
-        if (!used) {
-            return;
-        }
-        if (offset <= 0 || (offset & (clusterSize - 1)) != 0) {
-            throw FormatException.invalid(what + " offset " + Hex.of(offset) + " is not a non-zero multiple of"
-                    + " the cluster size " + clusterSize);
+        boolean misaligned = (offset & (clusterSize - 1)) != 0;
+        if (misaligned || (used ? offset <= 0 : offset < 0)) {
+            throw FormatException.invalid(what + " offset " + Hex.of(offset) + " is not a " + (used ? "non-zero " : "")
+                    + "multiple of the cluster size " + clusterSize);
         }
     }
 
+    /**
+     * The extensions from {@code start} up to {@code end}, where the backing file name starts or the
+     * first cluster ends. Like QEMU: the area ends at {@code end} or at an end marker; an extension
+     * whose 8-byte header or data would cross {@code end} is an error ("Header extension too large"),
+     * also when a backing file name starts inside it. Bytes past the end of a file shorter than a
+     * cluster read as zeros, i.e. as an end marker.
+     */
     private static List<HeaderExtension> parseExtensions(ByteBuffer b, int start, long end) throws FormatException {
         List<HeaderExtension> list = new ArrayList<>();
         long pos = start;
         while (true) {
+            if (pos >= end) {
+                return list;
+            }
             if (pos + 8 > end) {
-                // QEMU stops quietly when the area ends without an end marker.
+                throw FormatException.invalid("header extension at " + Hex.of(pos) + " crosses the end of the"
+                        + " header area at " + Hex.of(end) + " (header extension too large)");
+            }
+            if (pos + 8 > b.limit()) {
                 return list;
             }
             int type = b.getInt((int) pos);
@@ -398,7 +414,12 @@ public record QcowHeader(
             }
             if (length > end - pos - 8) {
                 throw FormatException.invalid("header extension " + Hex.of(type & 0xffffffffL) + " at "
-                        + Hex.of(pos) + " claims " + length + " bytes, more than the header area holds");
+                        + Hex.of(pos) + " claims " + length + " bytes, more than the header area holds"
+                        + " (header extension too large)");
+            }
+            if (pos + 8 + length > b.limit()) {
+                throw FormatException.invalid("header extension " + Hex.of(type & 0xffffffffL) + " at "
+                        + Hex.of(pos) + " runs past the end of the file");
             }
             byte[] data = new byte[(int) length];
             b.get((int) pos + 8, data);

@@ -94,6 +94,20 @@ public record SnapshotEntry(
         return diskSize != UNKNOWN_DISK_SIZE;
     }
 
+    /**
+     * This entry as QEMU writes every entry back: with at least the 24 bytes of extra data that hold
+     * vm_state_size_large, disk_size and icount (a version 3 entry must have 16). An entry that
+     * records no disk size gets {@code imageSize}, which is what QEMU takes it to be; one without an
+     * icount gets -1 (unknown). Longer extra data is kept as it is.
+     */
+    public SnapshotEntry withFullExtraData(long imageSize) {
+        if (extraData.length >= EXTRA_WITH_ICOUNT) {
+            return this;
+        }
+        return new SnapshotEntry(l1TableOffset, l1Size, id, name, dateSec, dateNsec, vmClockNsec, vmStateSize,
+                hasDiskSize() ? diskSize : imageSize, -1, new byte[EXTRA_WITH_ICOUNT]);
+    }
+
     /** The length this entry takes in the table, padding included. */
     public int encodedLength() {
         int raw = FIXED_SIZE + extraData.length + id.length + name.length;
