@@ -5,6 +5,7 @@ import io.qsnapfs.format.Hex;
 import io.qsnapfs.format.L2Entry;
 import io.qsnapfs.format.QcowHeader;
 import io.qsnapfs.format.SnapshotEntry;
+import io.qsnapfs.format.SnapshotLookup;
 import io.qsnapfs.io.ClusterFile;
 import java.io.Closeable;
 import java.io.IOException;
@@ -279,36 +280,21 @@ public final class QcowImage implements Closeable {
 
     /** The snapshot with exactly this ID, or null. */
     public SnapshotEntry findById(String id) {
-        byte[] b = id.getBytes(StandardCharsets.UTF_8);
-        for (SnapshotEntry s : snapshots) {
-            if (s.hasId(b)) {
-                return s;
-            }
-        }
-        return null;
+        return SnapshotLookup.byId(snapshots, id);
     }
 
     /** The first snapshot (in table order) with this name, or null. */
     public SnapshotEntry findByName(String snapshotName) {
-        byte[] b = snapshotName.getBytes(StandardCharsets.UTF_8);
-        for (SnapshotEntry s : snapshots) {
-            if (s.hasName(b)) {
-                return s;
-            }
-        }
-        return null;
+        return SnapshotLookup.byName(snapshots, snapshotName);
     }
 
-    /** Like QEMU: an ID match wins, then the first name match. Throws NOT_FOUND otherwise. */
+    /** Like QEMU: an ID match wins, then the first name match ({@link SnapshotLookup}). Throws NOT_FOUND otherwise. */
     public SnapshotEntry findSnapshot(String idOrName) {
-        SnapshotEntry s = findById(idOrName);
-        if (s == null) {
-            s = findByName(idOrName);
-        }
-        if (s == null) {
+        List<SnapshotEntry> found = SnapshotLookup.matches(snapshots, idOrName);
+        if (found.isEmpty()) {
             throw ImageException.notFound(name, "no snapshot with ID or name '" + idOrName + "'");
         }
-        return s;
+        return found.get(0);
     }
 
     /** Reads and validates an L1 table. */

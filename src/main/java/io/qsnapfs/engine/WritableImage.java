@@ -7,6 +7,7 @@ import io.qsnapfs.format.Hex;
 import io.qsnapfs.format.L2Entry;
 import io.qsnapfs.format.QcowHeader;
 import io.qsnapfs.format.SnapshotEntry;
+import io.qsnapfs.format.SnapshotLookup;
 import io.qsnapfs.io.ClusterFile;
 import io.qsnapfs.io.ImageLock;
 import io.qsnapfs.io.LockConflictException;
@@ -422,29 +423,18 @@ public final class WritableImage implements Closeable {
         }
     }
 
-    /** The snapshot with this ID, else the one with this name; a name shared by several is refused. */
+    /** The snapshot with this ID, else the one with this name ({@link SnapshotLookup}); a name shared by several is refused. */
     private SnapshotEntry find(List<SnapshotEntry> snapshots, String idOrName) {
-        byte[] key = idOrName.getBytes(StandardCharsets.UTF_8);
-        for (SnapshotEntry e : snapshots) {
-            if (e.hasId(key)) {
-                return e;
-            }
-        }
-        List<SnapshotEntry> named = new ArrayList<>();
-        for (SnapshotEntry e : snapshots) {
-            if (e.hasName(key)) {
-                named.add(e);
-            }
-        }
-        if (named.isEmpty()) {
+        List<SnapshotEntry> found = SnapshotLookup.matches(snapshots, idOrName);
+        if (found.isEmpty()) {
             throw ImageException.notFound(name, "no snapshot with ID or name '" + idOrName + "'");
         }
-        if (named.size() > 1) {
-            List<String> ids = named.stream().map(SnapshotEntry::idString).toList();
+        if (found.size() > 1) {
+            List<String> ids = found.stream().map(SnapshotEntry::idString).toList();
             throw new ImageException(ImageException.Kind.INVALID_ARGUMENT, name + ": the name '" + idOrName
                     + "' is shared by the snapshots with IDs " + String.join(", ", ids) + "; give the ID instead");
         }
-        return named.get(0);
+        return found.get(0);
     }
 
     /** QEMU's rule: one more than the largest ID read as a number (leading digits; none is 0). */

@@ -3,6 +3,7 @@ package io.qsnapfs.mount;
 import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.engine.WritableImage;
 import io.qsnapfs.format.SnapshotEntry;
+import io.qsnapfs.format.SnapshotLookup;
 import io.qsnapfs.mount.Node.DirKind;
 import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
@@ -107,17 +108,11 @@ final class ControlRequests {
      * costs nothing).
      */
     private static Set<Long> targets(List<SnapshotEntry> snapshots, String idOrName) {
-        byte[] b = idOrName.getBytes(StandardCharsets.UTF_8);
-        Set<Long> byName = new HashSet<>();
-        for (SnapshotEntry s : snapshots) {
-            if (s.hasId(b)) {
-                return Set.of(s.l1TableOffset());
-            }
-            if (s.hasName(b)) {
-                byName.add(s.l1TableOffset());
-            }
+        Set<Long> offsets = new HashSet<>();
+        for (SnapshotEntry s : SnapshotLookup.matches(snapshots, idOrName)) {
+            offsets.add(s.l1TableOffset());
         }
-        return byName;
+        return offsets;
     }
 
     /**
