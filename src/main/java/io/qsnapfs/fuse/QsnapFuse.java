@@ -40,9 +40,6 @@ public final class QsnapFuse extends FuseStubFS {
     /** Everything belongs to the user serving the mount (not to whoever asks). */
     private static final com.sun.security.auth.module.UnixSystem OWNER = new com.sun.security.auth.module.UnixSystem();
 
-    /** FUSE_READDIR: the node id is the directory's. */
-    private static final int FUSE_READDIR = 28;
-
     private final MountTree tree;
     private final NameInvalidator names;
     private final Map<Long, Handle> openFiles = new ConcurrentHashMap<>();
@@ -141,7 +138,7 @@ public final class QsnapFuse extends FuseStubFS {
         return call("readdir", path, () -> {
             Node node = tree.resolve(path);
             RequestLoop.Worker request = RequestLoop.current();
-            if (request != null && request.opcode == FUSE_READDIR) {
+            if (request != null && request.opcode == RequestLoop.FUSE_READDIR) {
                 names.learn(path, request.nodeId);
             }
             filter.apply(buf, ".", null, 0);

@@ -36,6 +36,7 @@ final class RequestLoop {
     static final int FUSE_GETATTR = 3;
     static final int FUSE_OPEN = 14;
     static final int FUSE_INIT = 26;
+    static final int FUSE_READDIR = 28;
     static final int FUSE_BATCH_FORGET = 42;
     /** fuse_buf.flags: the request is still in a pipe (splice_read), its header not in memory. */
     private static final int FUSE_BUF_IS_FD = 1 << 1;
