@@ -1,12 +1,9 @@
 package io.qsnapfs.mount;
 
 import io.qsnapfs.engine.BlockSource;
-import io.qsnapfs.engine.ExtentSink;
 import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.mount.Node.DirKind;
-import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -72,65 +69,56 @@ public final class MountTree {
 
     /** The node a path names; NOT_FOUND when there is none. */
     public Node resolve(String path) {
-        String[] parts = split(path);
-        if (parts.length == 0) {
+        return resolve(MountPath.parse(path));
+    }
+
+    private Node resolve(MountPath path) {
+        if (path.depth() == 0) {
             return new Node.Root();
         }
-        ImageHandle image = catalog.get(parts[0]);
+        ImageHandle image = catalog.get(path.name(0));
         if (image == null) {
             throw notFound(path);
         }
-        if (parts.length == 1) {
+        if (path.depth() == 1) {
             return new Node.ImageDir(image);
         }
-        DirKind top = switch (parts[1]) {
+        DirKind top = switch (path.name(1)) {
             case "snapshots" -> DirKind.SNAPSHOTS;
             case "by-id" -> DirKind.BY_ID;
             case "control" -> DirKind.CONTROL;
             default -> throw notFound(path);
         };
-        if (parts.length == 2) {
+        if (path.depth() == 2) {
             return new Node.Dir(image, top);
         }
-        if (parts.length == 3) {
+        if (path.depth() == 3) {
             switch (top) {
                 case SNAPSHOTS, BY_ID: {
                     Map<String, SnapshotEntry> files = top == DirKind.SNAPSHOTS ? image.byName() : image.byId();
-                    SnapshotEntry s = files.get(parts[2]);
+                    SnapshotEntry s = files.get(path.name(2));
                     if (s == null) {
                         throw notFound(path);
                     }
                     return new Node.SnapshotFile(image, s);
                 }
                 default:
-                    DirKind k = requestKind(parts[2]);
+                    DirKind k = MountPath.requestKind(path.name(2));
                     if (k != null) {
                         return new Node.Dir(image, k);
                     }
-                    if (parts[2].equals("log")) {
+                    if (path.name(2).equals("log")) {
                         return new Node.LogFile(image);
                     }
                     throw notFound(path);
             }
         }
-        if (parts.length == 4 && top == DirKind.CONTROL) {
-            DirKind k = requestKind(parts[2]);
-            Receipts.Receipt r = k == null ? null : receipts.find(new Receipts.Key(image.name(), k, parts[3]));
-            if (r != null) {
-                return new Node.RequestFile(image, k, parts[3], r.madeSec());
-            }
+        DirKind k = path.request();
+        Receipts.Receipt r = k == null ? null : receipts.find(new Receipts.Key(image.name(), k, path.name(3)));
+        if (r != null) {
+            return new Node.RequestFile(image, k, path.name(3), r.madeSec());
         }
         throw notFound(path);
-    }
-
-    /** The request directory with this name, or null. */
-    private static DirKind requestKind(String name) {
-        for (DirKind k : List.of(DirKind.CREATE, DirKind.DELETE, DirKind.APPLY)) {
-            if (k.fileName().equals(name)) {
-                return k;
-            }
-        }
-        return null;
     }
 
     /** The names in a directory, without "." and "..". */
@@ -171,16 +159,16 @@ public final class MountTree {
         return dir(0555, mountedSec);
     }
 
-    private static Attributes snapshotAttributes(ImageHandle image, SnapshotEntry snapshot) {
+    static Attributes snapshotAttributes(ImageHandle image, SnapshotEntry snapshot) {
         long size = image.image().snapshotDiskSize(snapshot);
         return new Attributes(false, 0444, size, (size + 511) / 512, snapshot.dateSec(), snapshot.dateNsec(), 1);
     }
 
-    private static Attributes receiptAttributes(long madeSec) {
+    static Attributes receiptAttributes(long madeSec) {
         return new Attributes(false, 0644, 0, 0, madeSec, 0, 1);
     }
 
-    private static Attributes logAttributes(long size) {
+    static Attributes logAttributes(long size) {
         return new Attributes(false, 0444, size, (size + 511) / 512, System.currentTimeMillis() / 1000, 0, 1);
     }
 
@@ -196,9 +184,10 @@ public final class MountTree {
      * Opens a file. Snapshot files and the log are for reading only (READ_ONLY for any attempt to
      * write); a name in a request directory opened for writing repeats its request.
      */
-    public OpenFile open(String path, int flags) {
+    public OpenFile open(String pathText, int flags) {
+        MountPath path = MountPath.parse(pathText);
         boolean write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0;
-        if (write && isRequestPath(path)) {
+        if (write && path.request() != null) {
             // whether or not the name still exists here: the kernel may remember it longer
             return new ReceiptOpenFile(request(requestKey(path)));
         }
@@ -207,7 +196,7 @@ public final class MountTree {
             throw new ImageException(ImageException.Kind.IS_DIRECTORY, path + ": is a directory");
         }
         if (write) {
-            throw readOnly(path);
+            throw readOnly(pathText);
         }
         if (node instanceof Node.RequestFile f) {
             Receipts.Receipt r = receipts.use(new Receipts.Key(f.image().name(), f.kind(), f.name()));
@@ -227,17 +216,17 @@ public final class MountTree {
      * while it is open. A request replaces the image's handle before it lifts its fence, so a handle
      * that is no longer current may name a snapshot that is gone: then the path is resolved again.
      */
-    private OpenFile openSnapshot(String path, Node.SnapshotFile node) {
+    private OpenFile openSnapshot(MountPath path, Node.SnapshotFile node) {
         Node.SnapshotFile f = node;
         for (int attempt = 1;; attempt++) {
             ImageHandle h = f.image();
-            OpenSnapshots.Hold hold = openSnapshots.acquire(h.name(), f.snapshot().l1TableOffset(), path);
+            OpenSnapshots.Hold hold = openSnapshots.acquire(h.name(), f.snapshot().l1TableOffset(), path.toString());
             if (catalog.isCurrent(h) && h.retain()) {
                 try {
                     BlockSource view = h.image().snapshotView(f.snapshot());
                     String identity = h.state.inode() + ":" + f.snapshot().l1TableOffset() + ":"
                             + f.snapshot().idString() + ":" + f.snapshot().dateSec() + ":" + f.snapshot().dateNsec();
-                    boolean keep = identity.equals(lastOpened.put(path, identity));
+                    boolean keep = identity.equals(lastOpened.put(path.toString(), identity));
                     return new SnapshotOpenFile(catalog, h, f.snapshot(), hold, view, keep);
                 } catch (RuntimeException e) {
                     h.release();
@@ -261,12 +250,12 @@ public final class MountTree {
      * (empty); anywhere else READ_ONLY.
      */
     public OpenFile create(String path) {
-        return new ReceiptOpenFile(request(requestKey(path)));
+        return new ReceiptOpenFile(request(requestKey(MountPath.parse(path))));
     }
 
     /** Like {@link #create} without opening; only regular files can be requests. */
     public void mknod(String path, boolean regularFile) {
-        Receipts.Key key = requestKey(path);
+        Receipts.Key key = requestKey(MountPath.parse(path));
         if (!regularFile) {
             throw readOnly(path);
         }
@@ -303,22 +292,16 @@ public final class MountTree {
         return receipts.made(key);
     }
 
-    /** True for {@code /IMAGE/control/{create,delete,apply}/NAME}. */
-    private static boolean isRequestPath(String path) {
-        String[] parts = split(path);
-        return parts.length == 4 && parts[1].equals("control") && requestKind(parts[2]) != null;
-    }
-
     /** The request a new file at {@code path} makes; READ_ONLY outside the request directories. */
-    private Receipts.Key requestKey(String path) {
-        if (!isRequestPath(path)) {
-            throw readOnly(path);
+    private Receipts.Key requestKey(MountPath path) {
+        DirKind kind = path.request();
+        if (kind == null) {
+            throw readOnly(path.toString());
         }
-        String[] parts = split(path);
-        if (catalog.get(parts[0]) == null) {
+        if (catalog.get(path.name(0)) == null) {
             throw notFound(path);
         }
-        return new Receipts.Key(parts[0], requestKind(parts[2]), parts[3]);
+        return new Receipts.Key(path.name(0), kind, path.name(3));
     }
 
     /** Refused writes: the message for the log and EROFS for the caller. */
@@ -326,211 +309,7 @@ public final class MountTree {
         return new ImageException(ImageException.Kind.READ_ONLY, path + ": read-only");
     }
 
-    private static ImageException notFound(String path) {
+    private static ImageException notFound(MountPath path) {
         return new ImageException(ImageException.Kind.NOT_FOUND, path + ": no such file or directory");
-    }
-
-    private static String[] split(String path) {
-        String p = path;
-        while (p.startsWith("/")) {
-            p = p.substring(1);
-        }
-        if (p.isEmpty()) {
-            return new String[0];
-        }
-        return p.split("/");
-    }
-
-    /**
-     * An open snapshot file. The mount takes no lock on the image (a VM must be able to start), so
-     * another program, {@code qemu-img snapshot -d} or a VM's own snapshot commands, may delete the
-     * snapshot while it is open here; its clusters are then free for other data. Reads therefore
-     * look again, at most every {@link #RECHECK_NANOS}, whether the catalog's current state of the
-     * image still holds this very snapshot, and fail with EIO from the moment it does not. That
-     * bounds the time in which freed clusters could be served to the catalog's refresh interval
-     * plus the recheck interval; only a lock could close it. The kernel's page cache may still
-     * answer from pages read before, which hold the snapshot's true contents.
-     */
-    private static final class SnapshotOpenFile implements OpenFile {
-        /** How often reads ask the catalog again whether the snapshot still exists. */
-        static final long RECHECK_NANOS = 100_000_000L;
-
-        private final ImageCatalog catalog;
-        private final ImageHandle handle;
-        private final SnapshotEntry snapshot;
-        private final OpenSnapshots.Hold hold;
-        private final BlockSource view;
-        private final boolean keepCache;
-        private volatile long checkedNanos = System.nanoTime();
-        /** Why reads fail, once the snapshot is known to be gone; null while it is there. */
-        private volatile String gone;
-
-        SnapshotOpenFile(ImageCatalog catalog, ImageHandle handle, SnapshotEntry snapshot, OpenSnapshots.Hold hold,
-                BlockSource view, boolean keepCache) {
-            this.catalog = catalog;
-            this.handle = handle;
-            this.snapshot = snapshot;
-            this.hold = hold;
-            this.view = view;
-            this.keepCache = keepCache;
-        }
-
-        @Override
-        public int read(long offset, ByteBuffer dst) throws IOException {
-            checkStillThere();
-            return view.read(offset, dst);
-        }
-
-        @Override
-        public int map(long offset, int length, ExtentSink sink) throws IOException {
-            checkStillThere();
-            if (offset >= view.size()) {
-                return 0;
-            }
-            int n = (int) Math.min(length, view.size() - offset);
-            view.map(offset, n, sink);
-            return n;
-        }
-
-        private void checkStillThere() {
-            long now = System.nanoTime();
-            if (gone == null && now - checkedNanos >= RECHECK_NANOS) {
-                checkedNanos = now;
-                gone = whyGone(catalog.get(handle.name()));
-            }
-            if (gone != null) {
-                throw new ImageException(ImageException.Kind.IO, gone);
-            }
-        }
-
-        /** Null while reading on is safe; otherwise why it is not. */
-        private String whyGone(ImageHandle current) {
-            if (current == handle || current != null && current.image().snapshots().contains(snapshot)) {
-                return null;
-            }
-            Object inode;
-            try {
-                inode = FileState.of(catalog.directory().resolve(handle.name())).inode();
-            } catch (IOException e) {
-                return null; // removed from the directory: the file held open here cannot change any more
-            }
-            if (!inode.equals(handle.state.inode())) {
-                return null; // replaced by another file: the one held open here is unchanged
-            }
-            String what = handle.name() + ": snapshot '" + snapshot.nameString() + "' (ID " + snapshot.idString() + ")";
-            if (current == null) {
-                return what + " cannot be read any more, the image can no longer be served (see the log);"
-                        + " close the file";
-            }
-            return what + " was deleted by another program while this file was open, and its clusters may hold"
-                    + " other data now; close the file";
-        }
-
-        @Override
-        public boolean keepCache() {
-            return keepCache;
-        }
-
-        @Override
-        public Attributes attributes() {
-            return snapshotAttributes(handle, snapshot);
-        }
-
-        @Override
-        public boolean directIo() {
-            return false;
-        }
-
-        @Override
-        public void close() {
-            handle.release();
-            hold.close();
-        }
-    }
-
-    private static final class LogOpenFile implements OpenFile {
-        private final byte[] text;
-
-        LogOpenFile(byte[] text) {
-            this.text = text;
-        }
-
-        @Override
-        public Attributes attributes() {
-            return logAttributes(text.length);
-        }
-
-        @Override
-        public int read(long offset, ByteBuffer dst) {
-            if (offset >= text.length) {
-                return 0;
-            }
-            int n = (int) Math.min(dst.remaining(), text.length - offset);
-            dst.put(text, (int) offset, n);
-            return n;
-        }
-
-        @Override
-        public int map(long offset, int length, ExtentSink sink) throws IOException {
-            if (offset >= text.length) {
-                return 0;
-            }
-            int n = (int) Math.min(length, text.length - offset);
-            sink.bytes(ByteBuffer.wrap(text, (int) offset, n));
-            return n;
-        }
-
-        @Override
-        public boolean keepCache() {
-            return false;
-        }
-
-        @Override
-        public boolean directIo() {
-            return true;
-        }
-
-        @Override
-        public void close() {
-        }
-    }
-
-    /** The file a successful request leaves: empty; closing it ends one use of the receipt. */
-    private static final class ReceiptOpenFile implements OpenFile {
-        private final Receipts.Receipt receipt;
-
-        ReceiptOpenFile(Receipts.Receipt receipt) {
-            this.receipt = receipt;
-        }
-
-        @Override
-        public Attributes attributes() {
-            return receiptAttributes(receipt.madeSec());
-        }
-
-        @Override
-        public int read(long offset, ByteBuffer dst) {
-            return 0;
-        }
-
-        @Override
-        public int map(long offset, int length, ExtentSink sink) {
-            return 0;
-        }
-
-        @Override
-        public boolean keepCache() {
-            return false;
-        }
-
-        @Override
-        public boolean directIo() {
-            return true;
-        }
-
-        @Override
-        public void close() {
-            receipt.close();
-        }
     }
 }
