@@ -17,11 +17,8 @@ import java.util.LinkedHashMap;
  * small least-recently-used cache bounded in bytes, so the memory used does not grow with the
  * image. Lookups are thread-safe.
  *
- * <p>This class only reads. A writer that allocates clusters or changes refcounts belongs beside
- * it: under its own lock it writes blocks and table entries to the file and then tells this
- * reader with {@link #blockWritten} and {@link #tableEntryWritten}, so both agree with the disk
- * (a lookup racing with such an update sees the old or the new value). A writer that moves or
- * grows the table itself makes a new instance once the header points to the new table.
+ * <p>This class only reads. The writer ({@link RefcountEditor}) keeps its own copy of what it
+ * changes and reads the image afresh for every operation.
  */
 public final class Refcounts {
     /** Bytes of refcount blocks cached per image (at least 16 blocks). */
@@ -146,9 +143,7 @@ public final class Refcounts {
 
     /** Raw refcount table entry {@code index}, reserved bits included. */
     public long tableEntry(int index) {
-        synchronized (table) {
-            return table[index];
-        }
+        return table[index];
     }
 
     /** Byte offset of the refcount table in the file. */
@@ -256,18 +251,6 @@ public final class Refcounts {
             return file.lengthCovering(needed);
         } catch (IOException e) {
             throw ImageException.io(name, "cannot stat", e);
-        }
-    }
-
-    /** For a writer: the block at {@code blockOffset} now holds {@code contents} on disk. */
-    void blockWritten(long blockOffset, byte[] contents) {
-        remember(blockOffset, contents.clone());
-    }
-
-    /** For a writer: table entry {@code index} now holds {@code entry} on disk. */
-    void tableEntryWritten(int index, long entry) {
-        synchronized (table) {
-            table[index] = entry;
         }
     }
 

@@ -119,24 +119,6 @@ class RefcountsTest {
         }
     }
 
-    @Test
-    void writerHooksKeepTheReaderInStep() throws IOException {
-        Path img = Qemu.create(dir.resolve("w.qcow2"), "8M", "");
-        Qemu.io(img, "write -P 1 0 1M");
-        try (ClusterFile f = ClusterFile.openReadOnly(img)) {
-            Refcounts r = load(f);
-            assertEquals(1, r.get(5));
-            long block = io.qsnapfs.format.RefcountTable.blockOffset(r.tableEntry(0));
-            byte[] changed = r.readPadded(block);
-            io.qsnapfs.format.RefcountBlock.set(changed, 4, 5, 7);
-            r.blockWritten(block, changed);
-            assertEquals(7, r.get(5));
-            assertEquals(1, r.get(6));
-            r.tableEntryWritten(0, 0);
-            assertEquals(0, r.get(5));
-        }
-    }
-
     /** Largest refcount per width, spelled out independently of RefcountBlock. */
     private static final class RefcountBlockLimits {
         static long max(int bits) {
