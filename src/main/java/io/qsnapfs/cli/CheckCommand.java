@@ -28,15 +28,15 @@ final class CheckCommand extends CommandBase implements Callable<Integer> {
     @Override
     public Integer call() {
         CheckResult result = ConsistencyCheck.run(image);
-        streams().err().print(result.renderMessages());
+        streams().err().print(CheckReport.messages(result));
         if (!result.complete()) {
             streams().err().println("qsnapfs: " + image.getFileName() + ": check failed: " + result.failure());
         }
         if (output == OutputFormat.json) {
-            streams().out().print(result.renderJson());
+            streams().out().print(CheckReport.json(result));
             streams().out().print("\n");
         } else {
-            streams().out().print(result.renderHuman());
+            streams().out().print(CheckReport.human(result));
         }
         return result.exitStatus();
     }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.qsnapfs.cli.CheckReport;
 import io.qsnapfs.format.L2Entry;
 import io.qsnapfs.testing.Qemu;
 import java.io.IOException;
@@ -79,7 +80,7 @@ class ConsistencyCheckTest {
         Qemu.io(img, "discard 0 64k", "write -c -P 9 0 64k", "write -P 8 131072 4k");
         Qemu.snapshot(img, "two");
         CheckResult r = assertCleanLikeQemu(img);
-        assertTrue(r.compressedClusters() > 30, r.renderHuman());
+        assertTrue(r.compressedClusters() > 30, CheckReport.human(r));
     }
 
     @Test
@@ -101,7 +102,7 @@ class ConsistencyCheckTest {
         Qemu.snapshot(packed, "s");
         Qemu.io(packed, "discard 0 512", "write -c -P 7 0 512", "write -P 8 4096 4096");
         CheckResult r = assertCleanLikeQemu(packed);
-        assertTrue(r.compressedClusters() > 1000, r.renderHuman());
+        assertTrue(r.compressedClusters() > 1000, CheckReport.human(r));
     }
 
     @Test
@@ -388,7 +389,7 @@ class ConsistencyCheckTest {
             p.writeLong(table, p.readLong(table) + 512); // first entry's L1 offset misaligned
         }
         CheckResult r = assertSameAsQemu(img);
-        assertTrue(r.corruptions() > 0 && r.leaks() > 0, r.renderMessages());
+        assertTrue(r.corruptions() > 0 && r.leaks() > 0, CheckReport.messages(r));
     }
 
     @Test
@@ -449,7 +450,7 @@ class ConsistencyCheckTest {
         if (seed % 2 == 1) {
             int planted = image.plantFaults(r);
             CheckResult result = assertSameAsQemu(image.path());
-            assertTrue(planted == 0 || !result.isClean(), image.recipe() + "\n" + result.renderHuman());
+            assertTrue(planted == 0 || !result.isClean(), image.recipe() + "\n" + CheckReport.human(result));
         }
     }
 
@@ -491,7 +492,7 @@ class ConsistencyCheckTest {
         assertTrue(r.failure().startsWith("extra.qcow2: "), r.failure());
         Qemu.Result q = Qemu.run(List.of("qemu-img", "check", img.toString()));
         assertEquals(1, q.exitCode(), q.stdout() + q.stderr());
-        assertEquals(q.stdout(), r.renderHuman());
+        assertEquals(q.stdout(), CheckReport.human(r));
     }
 
     @Test

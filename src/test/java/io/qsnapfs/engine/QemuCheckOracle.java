@@ -3,6 +3,7 @@ package io.qsnapfs.engine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.qsnapfs.cli.CheckReport;
 import io.qsnapfs.testing.Qemu;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,12 +25,12 @@ final class QemuCheckOracle {
         Qemu.Result json = Qemu.run(List.of("qemu-img", "check", "--output=json", image.toString()));
         Qemu.Result human = Qemu.run(List.of("qemu-img", "check", image.toString()));
         String context = image + "\nqemu-img check:\n" + human.stdout() + human.stderr() + "\nours:\n"
-                + ours.renderHuman() + ours.renderMessages() + (ours.failure() == null ? "" : ours.failure());
+                + CheckReport.human(ours) + CheckReport.messages(ours) + (ours.failure() == null ? "" : ours.failure());
         assertEquals(json.exitCode(), ours.exitStatus(), "exit status; " + context);
         assertEquals(human.exitCode(), ours.exitStatus(), "exit status; " + context);
         assertTrue(ours.complete(), "our check did not complete; " + context);
-        assertEquals(json.stdout().strip(), ours.renderJson(), "JSON report; " + context);
-        assertEquals(human.stdout(), ours.renderHuman(), "human report; " + context);
+        assertEquals(json.stdout().strip(), CheckReport.json(ours), "JSON report; " + context);
+        assertEquals(human.stdout(), CheckReport.human(ours), "human report; " + context);
         assertTrue(ours.messagesDropped() == 0, "too many findings to compare; " + context);
         assertEquals(findings(human.stderr()), ours.messages(), "findings; " + context);
         return ours;
@@ -38,7 +39,7 @@ final class QemuCheckOracle {
     /** Asserts agreement and that both call the image clean. */
     static CheckResult assertCleanLikeQemu(Path image) {
         CheckResult r = assertSameAsQemu(image);
-        assertEquals(0, r.exitStatus(), image + ":\n" + r.renderHuman() + r.renderMessages());
+        assertEquals(0, r.exitStatus(), image + ":\n" + CheckReport.human(r) + CheckReport.messages(r));
         assertEquals(List.of(), r.messages());
         return r;
     }
