@@ -1,5 +1,6 @@
 package io.qsnapfs.engine;
 
+import io.qsnapfs.engine.MetadataGuard.Structure;
 import io.qsnapfs.format.HeaderFields;
 import io.qsnapfs.format.Hex;
 import io.qsnapfs.format.QcowHeader;
@@ -11,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.BitSet;
+import java.util.function.LongUnaryOperator;
 
 /**
  * The refcounts of an image that is being written, and the cluster allocator built on them.
@@ -27,6 +29,9 @@ import java.util.BitSet;
  * and the writes of the tables that make references is documented at each operation in
  * {@link WritableImage}.
  *
+ * <p>Every write goes through the {@link MetadataGuard}: the refcount table and blocks are claimed
+ * there when loaded, new blocks and a moved table when they are allocated.
+ *
  * <p>Memory: the refcount table and every refcount block touched, i.e. at most the image's
  * refcount metadata (2 bytes per cluster at the default 16-bit width).
  *
@@ -40,6 +45,9 @@ import java.util.BitSet;
 final class RefcountEditor {
     private final String name;
     private final ClusterFile file;
+    private final MetadataGuard guard;
+    /** What {@link #allocate} hands out is passed through this: the identity, or a fault a test injects. */
+    private final LongUnaryOperator allocationFault;
     private final int clusterBits;
     private final long clusterSize;
     private final int order;
@@ -58,9 +66,12 @@ final class RefcountEditor {
     /** No free cluster lies below this one. */
     private long freeHint;
 
-    private RefcountEditor(String name, ClusterFile file, QcowHeader header, long[] table, long fileLength) {
+    private RefcountEditor(String name, ClusterFile file, QcowHeader header, long[] table, long fileLength,
+            MetadataGuard guard, LongUnaryOperator allocationFault) {
         this.name = name;
         this.file = file;
+        this.guard = guard;
+        this.allocationFault = allocationFault;
         this.clusterBits = header.clusterBits();
         this.clusterSize = header.clusterSize();
         this.order = header.refcountOrder();
@@ -74,9 +85,25 @@ final class RefcountEditor {
         this.endCluster = ceilDiv(fileLength, clusterSize);
     }
 
-    /** Reads the refcount table named by the header (the blocks are read when first needed). */
-    static RefcountEditor load(String name, ClusterFile file, QcowHeader header, long fileLength) {
-        return new RefcountEditor(name, file, header, Refcounts.readTable(name, file, header, fileLength), fileLength);
+    /**
+     * Reads the refcount table named by the header (the blocks are read when first needed). Writes
+     * go through {@code guard}; {@link #claimStructures} claims the table and blocks there.
+     */
+    static RefcountEditor load(String name, ClusterFile file, QcowHeader header, long fileLength, MetadataGuard guard,
+            LongUnaryOperator allocationFault) {
+        return new RefcountEditor(name, file, header, Refcounts.readTable(name, file, header, fileLength), fileLength,
+                guard, allocationFault);
+    }
+
+    /** Claims the refcount table and every refcount block it names in the guard. */
+    void claimStructures() {
+        guard.claim(Structure.REFCOUNT_TABLE, tableOffset, (long) tableClusters << clusterBits);
+        for (long entry : table) {
+            long block = RefcountTable.blockOffset(entry);
+            if (block != 0) {
+                guard.claim(Structure.REFCOUNT_BLOCK, block, clusterSize);
+            }
+        }
     }
 
     long clusterSize() {
@@ -148,8 +175,9 @@ final class RefcountEditor {
 
     /**
      * Allocates {@code count} contiguous free clusters, giving each refcount 1 (in memory), and
-     * returns the byte offset of the first. Ranges of the run that have no refcount block yet get
-     * one in the clusters right after the run. May grow the refcount table, which writes and syncs.
+     * returns the byte offset of the first; the caller claims them in the guard for what it puts
+     * there. Ranges of the run that have no refcount block yet get one in the clusters right after
+     * the run (claimed here). May grow the refcount table, which writes and syncs.
      */
     long allocate(long count) {
         if (count <= 0) {
@@ -183,6 +211,7 @@ final class RefcountEditor {
             long next = start + count;
             for (long t = start >>> blockBits; t <= lastRange; t++) {
                 if (blockOffset(t) == 0) {
+                    guard.claim(Structure.REFCOUNT_BLOCK, next << clusterBits, clusterSize);
                     blocks[(int) t] = new byte[(int) clusterSize];
                     table[(int) t] = next << clusterBits;
                     dirtyEntries.set((int) t);
@@ -198,7 +227,7 @@ final class RefcountEditor {
                 freeHint = end;
             }
             endCluster = Math.max(endCluster, end);
-            return start << clusterBits;
+            return allocationFault.applyAsLong(start << clusterBits);
         }
     }
 
@@ -290,6 +319,7 @@ final class RefcountEditor {
         long next = area;
         for (long t = area >>> blockBits, last = (end - 1) >>> blockBits; t <= last; t++) {
             if (table[(int) t] == 0) {
+                guard.claim(Structure.REFCOUNT_BLOCK, next << clusterBits, clusterSize);
                 blocks[(int) t] = new byte[(int) clusterSize];
                 table[(int) t] = next << clusterBits;
                 dirtyBlocks.set((int) t);
@@ -306,20 +336,22 @@ final class RefcountEditor {
 
         long oldOffset = tableOffset;
         long oldBytes = (long) tableClusters << clusterBits;
-        try {
-            writeBlocks();
-            ByteBuffer bytes = ByteBuffer.allocate((int) (tableSpan << clusterBits)).order(ByteOrder.BIG_ENDIAN);
-            bytes.asLongBuffer().put(table);
-            file.writeFully(newTableCluster << clusterBits, bytes);
-            file.sync();
-            file.writeFully(HeaderFields.REFCOUNT_TABLE_OFFSET,
-                    HeaderFields.refcountTable(newTableCluster << clusterBits, (int) tableSpan));
-            file.sync();
-        } catch (IOException e) {
-            throw ImageException.io(name, "write error while moving the refcount table", e);
-        }
+        long newOffset = newTableCluster << clusterBits;
+        guard.claim(Structure.REFCOUNT_TABLE, newOffset, tableSpan << clusterBits);
+        // 1. the blocks and the new table, synced: the old table reaches none of them
+        writeBlocks();
+        ByteBuffer bytes = ByteBuffer.allocate((int) (tableSpan << clusterBits)).order(ByteOrder.BIG_ENDIAN);
+        bytes.asLongBuffer().put(table);
+        guard.write(Structure.REFCOUNT_TABLE, newOffset, newOffset, bytes);
+        guard.sync();
+        // 2. commit: the 12-byte header switch to the new table, synced
+        guard.write(Structure.HEADER, 0, HeaderFields.REFCOUNT_TABLE_OFFSET,
+                HeaderFields.refcountTable(newOffset, (int) tableSpan));
+        guard.sync();
+        // 3. the old table's clusters are free (in memory; leaked on disk until the next flush)
         dirtyEntries.clear();
-        tableOffset = newTableCluster << clusterBits;
+        guard.release(Structure.REFCOUNT_TABLE, oldOffset, oldBytes);
+        tableOffset = newOffset;
         tableClusters = (int) tableSpan;
         free(oldOffset, oldBytes);
     }
@@ -372,25 +404,17 @@ final class RefcountEditor {
      * and entries go out in one write each.
      */
     void write() {
-        try {
-            writeBlocks();
-            writeEntries();
-        } catch (IOException e) {
-            throw ImageException.io(name, "write error in the refcounts", e);
-        }
+        writeBlocks();
+        writeEntries();
     }
 
     /** {@link #write()}, then a sync. */
     void flush() {
         write();
-        try {
-            file.sync();
-        } catch (IOException e) {
-            throw ImageException.io(name, "sync failed", e);
-        }
+        guard.sync();
     }
 
-    private void writeBlocks() throws IOException {
+    private void writeBlocks() {
         long[] offsets = dirtyBlocks.stream().mapToLong(t -> RefcountTable.blockOffset(table[t])).toArray();
         int[] indices = dirtyBlocks.stream().toArray();
         Integer[] byOffset = new Integer[indices.length];
@@ -409,13 +433,13 @@ final class RefcountEditor {
             for (int k = i; k < j; k++) {
                 run.put(blocks[indices[byOffset[k]]]);
             }
-            file.writeFully(offsets[byOffset[i]], run.flip());
+            guard.write(Structure.REFCOUNT_BLOCK, MetadataGuard.ANY, offsets[byOffset[i]], run.flip());
             i = j;
         }
         dirtyBlocks.clear();
     }
 
-    private void writeEntries() throws IOException {
+    private void writeEntries() {
         int t = dirtyEntries.nextSetBit(0);
         while (t >= 0) {
             int end = dirtyEntries.nextClearBit(t);
@@ -423,7 +447,7 @@ final class RefcountEditor {
             for (int k = t; k < end; k++) {
                 run.putLong(table[k]);
             }
-            file.writeFully(tableOffset + 8L * t, run.flip());
+            guard.write(Structure.REFCOUNT_TABLE, tableOffset, tableOffset + 8L * t, run.flip());
             t = dirtyEntries.nextSetBit(end);
         }
         dirtyEntries.clear();

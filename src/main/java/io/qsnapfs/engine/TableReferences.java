@@ -1,5 +1,6 @@
 package io.qsnapfs.engine;
 
+import io.qsnapfs.engine.MetadataGuard.Structure;
 import io.qsnapfs.format.Hex;
 import io.qsnapfs.format.L2Entry;
 import io.qsnapfs.format.QcowHeader;
@@ -25,6 +26,7 @@ import java.nio.ByteOrder;
 final class TableReferences {
     private final String name;
     private final ClusterFile file;
+    private final MetadataGuard guard;
     private final RefcountEditor refcounts;
     /** The file's length when the operation began: tables are read only before anything is written. */
     private final long fileLength;
@@ -35,9 +37,11 @@ final class TableReferences {
     private final ByteBuffer l2Bytes;
     private final long[] table;
 
-    TableReferences(String name, ClusterFile file, QcowHeader header, RefcountEditor refcounts, long fileLength) {
+    TableReferences(String name, ClusterFile file, QcowHeader header, RefcountEditor refcounts, long fileLength,
+            MetadataGuard guard) {
         this.name = name;
         this.file = file;
+        this.guard = guard;
         this.refcounts = refcounts;
         this.fileLength = fileLength;
         this.clusterBits = header.clusterBits();
@@ -51,6 +55,16 @@ final class TableReferences {
     /** Reads an L1 table of {@code size} entries at {@code offset}, checking where it lies. */
     long[] readL1(long offset, int size, String what) {
         return QcowImage.readL1Table(name, file, clusterSize, offset, size, fileLength, what);
+    }
+
+    /** Claims in the guard the L2 tables {@code l1} names (checking each entry as {@link #adjust} does). */
+    void claimL2Tables(long[] l1) {
+        for (int i = 0; i < l1.length; i++) {
+            long l2Offset = l2Offset(l1[i], i);
+            if (l2Offset != 0) {
+                guard.claim(Structure.L2, l2Offset, clusterSize);
+            }
+        }
     }
 
     /**
@@ -96,10 +110,11 @@ final class TableReferences {
 
     /**
      * Sets COPIED in {@code l1} and in the L2 tables it reaches exactly where the refcount (as the
-     * editor has it now) is 1. Changed L2 tables, and {@code l1} itself at {@code l1Offset} when it
-     * changed, are written at once (no sync); {@code l1} is changed in memory too.
+     * editor has it now) is 1. Changed L2 tables, and {@code l1} itself at {@code l1Offset} (a
+     * structure of kind {@code l1Kind}) when it changed, are written at once (no sync); {@code l1}
+     * is changed in memory too.
      */
-    void updateCopied(long[] l1, long l1Offset, String what) {
+    void updateCopied(long[] l1, long l1Offset, Structure l1Kind) {
         boolean l1Changed = false;
         for (int i = 0; i < l1.length; i++) {
             long l2Offset = l2Offset(l1[i], i);
@@ -129,24 +144,23 @@ final class TableReferences {
                 }
             }
             if (changed) {
-                writeTable(l2Offset, entries, "L2 table");
+                writeTable(Structure.L2, l2Offset, entries);
             }
         }
         if (l1Changed) {
-            writeTable(l1Offset, l1, what);
+            writeTable(l1Kind, l1Offset, l1);
         }
     }
 
-    /** Writes a table of {@code clusterSize} bytes or more, padding with zeros to whole clusters. */
-    void writeTable(long offset, long[] entries, String what) {
+    /**
+     * Writes the table {@code kind} at {@code offset}, at least {@code clusterSize} bytes, padded
+     * with zeros to whole clusters.
+     */
+    void writeTable(Structure kind, long offset, long[] entries) {
         long bytes = Math.max(clusterSize, ((entries.length * 8L + clusterSize - 1) / clusterSize) * clusterSize);
         ByteBuffer b = ByteBuffer.allocate((int) bytes).order(ByteOrder.BIG_ENDIAN);
         b.asLongBuffer().put(entries);
-        try {
-            file.writeFully(offset, b);
-        } catch (IOException e) {
-            throw ImageException.io(name, "write error in the " + what + " at " + Hex.of(offset), e);
-        }
+        guard.write(kind, offset, offset, b);
     }
 
     private static long copied(long entry, boolean onlyOwner) {

@@ -1,5 +1,6 @@
 package io.qsnapfs.engine;
 
+import io.qsnapfs.engine.MetadataGuard.Structure;
 import io.qsnapfs.format.Features;
 import io.qsnapfs.format.HeaderExtension;
 import io.qsnapfs.format.HeaderFields;
@@ -20,6 +21,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.LongUnaryOperator;
 
 /**
  * A qcow2 image opened for the read-write snapshot operations of QEMU's {@code qcow2-snapshot.c}:
@@ -44,11 +46,14 @@ public final class WritableImage implements Closeable {
     private final String name;
     private final ClusterFile file;
     private final Closeable lock;
+    /** The identity, or a fault a test injects into the allocator ({@link #withAllocationFault}). */
+    private final LongUnaryOperator allocationFault;
 
-    private WritableImage(ClusterFile file, Closeable lock) {
+    private WritableImage(ClusterFile file, Closeable lock, LongUnaryOperator allocationFault) {
         this.name = file.name();
         this.file = file;
         this.lock = lock;
+        this.allocationFault = allocationFault;
     }
 
     /**
@@ -79,7 +84,7 @@ public final class WritableImage implements Closeable {
             QcowImage.closeQuietly(file);
             throw ImageException.io(name, "cannot take QEMU's image locks", e);
         }
-        return start(file, lock);
+        return start(file, lock, LongUnaryOperator.identity());
     }
 
     /**
@@ -87,11 +92,20 @@ public final class WritableImage implements Closeable {
      * replay). The file is closed by {@link #close()}.
      */
     public static WritableImage over(ClusterFile file) {
-        return start(file, null);
+        return start(file, null, LongUnaryOperator.identity());
     }
 
-    private static WritableImage start(ClusterFile file, Closeable lock) {
-        WritableImage image = new WritableImage(file, lock);
+    /**
+     * Like {@link #over}, with every cluster offset the allocator hands out passed through
+     * {@code fault}: for tests that show the {@link MetadataGuard} stops an allocator that hands out
+     * clusters in use.
+     */
+    static WritableImage withAllocationFault(ClusterFile file, LongUnaryOperator fault) {
+        return start(file, null, fault);
+    }
+
+    private static WritableImage start(ClusterFile file, Closeable lock, LongUnaryOperator allocationFault) {
+        WritableImage image = new WritableImage(file, lock, allocationFault);
         try {
             image.load(); // refuse an image we must not write at once
             return image;
@@ -151,6 +165,7 @@ public final class WritableImage implements Closeable {
         // Allocate before adding references: growing the refcount table writes the dirty refcount
         // blocks, and those must not yet hold the new references (COPIED is still set).
         long l1Copy = l1.length == 0 ? 0 : s.refcounts.allocate(s.refcounts.clustersFor(l1.length * 8L));
+        s.guard.claim(Structure.SNAPSHOT_L1, l1Copy, l1.length * 8L);
         s.tables.adjust(l1, +1);
 
         Instant now = Instant.now();
@@ -162,19 +177,23 @@ public final class WritableImage implements Closeable {
         ByteBuffer table = SnapshotTable.encode(name, updated, h.size());
 
         rehearse(s, (refcounts, tables) -> freeOldTable(s, refcounts));
-        clearUnknownAutoclear(h);
+        // 2. the L1 copy, COPIED cleared where refcounts become 2, the refcounts; sync (leaks only)
+        clearUnknownAutoclear(s);
         if (l1.length > 0) {
             long[] copy = l1.clone();
             for (int i = 0; i < copy.length; i++) {
                 copy[i] &= ~L2Entry.COPIED;
             }
-            s.tables.writeTable(l1Copy, copy, "snapshot's L1 table");
+            s.tables.writeTable(Structure.SNAPSHOT_L1, l1Copy, copy);
         }
-        s.tables.updateCopied(l1, h.l1TableOffset(), "active L1 table");
+        s.tables.updateCopied(l1, h.l1TableOffset(), Structure.ACTIVE_L1);
         s.refcounts.flush();
 
+        // 3. the new table into fresh clusters; sync (leaks only)
         long tableOffset = writeSnapshotTable(s, table);
-        switchSnapshotTable(updated.size(), tableOffset);
+        // 4. commit: the 12-byte header switch; sync
+        switchSnapshotTable(s, updated.size(), tableOffset);
+        // 5. the old table's clusters freed; sync (a crash before this leaks them)
         freeOldTable(s, s.refcounts);
         s.refcounts.flush();
         return entry;
@@ -209,14 +228,17 @@ public final class WritableImage implements Closeable {
         updated.remove(victim);
         ByteBuffer table = SnapshotTable.encode(name, updated, h.size());
 
-        clearUnknownAutoclear(s.header);
+        // the table without the entry into fresh clusters; sync (leaks only)
+        clearUnknownAutoclear(s);
         long tableOffset = updated.isEmpty() ? 0 : writeSnapshotTable(s, table);
-        switchSnapshotTable(updated.size(), tableOffset);
+        // commit: the 12-byte header switch; sync. The snapshot is gone, its clusters leaked
+        switchSnapshotTable(s, updated.size(), tableOffset);
 
+        // the references released, refcounts written before COPIED is set; sync
         releaseDeleted(s, s.refcounts, s.tables, victim, snapshotL1);
         s.refcounts.write();
-        s.tables.updateCopied(active, h.l1TableOffset(), "active L1 table");
-        sync();
+        s.tables.updateCopied(active, h.l1TableOffset(), Structure.ACTIVE_L1);
+        s.guard.sync();
         return victim;
     }
 
@@ -271,29 +293,32 @@ public final class WritableImage implements Closeable {
         rehearse(s, (refcounts, tables) -> releaseOldActive(h, refcounts, tables, oldActive));
         int newSize = Math.max(snapshotL1.length, oldActive.length);
         // Allocate before adding references (see create).
-        long newOffset = newSize == 0 ? h.l1TableOffset() : s.refcounts.allocate(s.refcounts.clustersFor(newSize * 8L));
+        long newOffset = h.l1TableOffset();
+        if (newSize > 0) {
+            newOffset = s.refcounts.allocate(s.refcounts.clustersFor(newSize * 8L));
+            s.guard.claim(Structure.ACTIVE_L1, newOffset, newSize * 8L);
+        }
         s.tables.adjust(snapshotL1, +1);
 
-        clearUnknownAutoclear(h);
-        s.tables.updateCopied(snapshotL1, target.l1TableOffset(), "L1 table of snapshot " + target.idString());
+        // 2. COPIED cleared in the snapshot's tables, the new active table, the refcounts; sync
+        clearUnknownAutoclear(s);
+        s.tables.updateCopied(snapshotL1, target.l1TableOffset(), Structure.SNAPSHOT_L1);
         long[] newActive = Arrays.copyOf(snapshotL1, newSize);
         if (newSize > 0) {
-            s.tables.writeTable(newOffset, newActive, "new active L1 table");
+            s.tables.writeTable(Structure.ACTIVE_L1, newOffset, newActive);
         }
         s.refcounts.flush();
 
-        try {
-            file.writeFully(HeaderFields.SIZE_OFFSET,
-                    HeaderFields.sizeAndL1Table(diskSize, h.cryptMethod(), newSize, newOffset));
-        } catch (IOException e) {
-            throw ImageException.io(name, "write error in the header", e);
-        }
-        sync();
+        // 3. commit: one 24-byte header write (size, crypt_method, l1_size, l1_table_offset); sync
+        s.guard.write(Structure.HEADER, 0, HeaderFields.SIZE_OFFSET,
+                HeaderFields.sizeAndL1Table(diskSize, h.cryptMethod(), newSize, newOffset));
+        s.guard.sync();
 
+        // 4. the old active tables released, refcounts written before COPIED is set; sync
         releaseOldActive(h, s.refcounts, s.tables, oldActive);
         s.refcounts.write();
-        s.tables.updateCopied(newActive, newOffset, "active L1 table");
-        sync();
+        s.tables.updateCopied(newActive, newOffset, Structure.ACTIVE_L1);
+        s.guard.sync();
         return target;
     }
 
@@ -301,7 +326,7 @@ public final class WritableImage implements Closeable {
 
     /** Everything an operation starts from, read afresh. */
     private record State(QcowHeader header, long fileLength, List<SnapshotEntry> snapshots,
-            RefcountEditor refcounts, TableReferences tables) {
+            RefcountEditor refcounts, TableReferences tables, MetadataGuard guard) {
     }
 
     /** A step that removes references, run against some refcounts and the tables over them. */
@@ -316,8 +341,11 @@ public final class WritableImage implements Closeable {
      * first write, they are refused with the file untouched.
      */
     private void rehearse(State s, Release release) {
-        RefcountEditor scratch = RefcountEditor.load(name, file, s.header, s.fileLength);
-        release.run(scratch, new TableReferences(name, file, s.header, scratch, s.fileLength));
+        // releases write nothing; a guard of its own keeps the scratch copy out of the real one
+        MetadataGuard none = new MetadataGuard(name, file, s.header.clusterBits());
+        RefcountEditor scratch = RefcountEditor.load(name, file, s.header, s.fileLength, none,
+                LongUnaryOperator.identity());
+        release.run(scratch, new TableReferences(name, file, s.header, scratch, s.fileLength, none));
     }
 
     /** After a delete's switch: the old table, the snapshot's references, its L1 table. */
@@ -342,8 +370,21 @@ public final class WritableImage implements Closeable {
             refuseUnwritable(h);
             QcowImage.checkTablePlacement(name, h, size);
             List<SnapshotEntry> snapshots = SnapshotTable.read(name, file, h, size);
-            RefcountEditor refcounts = RefcountEditor.load(name, file, h, size);
-            return new State(h, size, snapshots, refcounts, new TableReferences(name, file, h, refcounts, size));
+            MetadataGuard guard = new MetadataGuard(name, file, h.clusterBits());
+            guard.claim(Structure.HEADER, 0, h.clusterSize());
+            guard.claim(Structure.ACTIVE_L1, h.l1TableOffset(), Integer.toUnsignedLong(h.l1Size()) * 8);
+            if (!snapshots.isEmpty()) {
+                guard.claim(Structure.SNAPSHOT_TABLE, h.snapshotsOffset(), SnapshotTable.length(snapshots));
+            }
+            RefcountEditor refcounts = RefcountEditor.load(name, file, h, size, guard, allocationFault);
+            refcounts.claimStructures();
+            TableReferences tables = new TableReferences(name, file, h, refcounts, size, guard);
+            tables.claimL2Tables(tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table"));
+            for (SnapshotEntry e : snapshots) {
+                guard.claim(Structure.SNAPSHOT_L1, e.l1TableOffset(), Integer.toUnsignedLong(e.l1Size()) * 8);
+                tables.claimL2Tables(tables.readL1(e.l1TableOffset(), e.l1Size(), "L1 table of snapshot " + e.idString()));
+            }
+            return new State(h, size, snapshots, refcounts, tables, guard);
         } catch (IOException e) {
             throw ImageException.io(name, "read error", e);
         }
@@ -373,14 +414,11 @@ public final class WritableImage implements Closeable {
     }
 
     /** QEMU clears the autoclear bits it does not know when it first writes; so do we. */
-    private void clearUnknownAutoclear(QcowHeader h) {
+    private static void clearUnknownAutoclear(State s) {
+        QcowHeader h = s.header;
         if (h.version() >= 3 && (h.autoclearFeatures() & ~AUTOCLEAR_KEPT) != 0) {
-            try {
-                file.writeFully(HeaderFields.AUTOCLEAR_OFFSET,
-                        HeaderFields.autoclear(h.autoclearFeatures() & AUTOCLEAR_KEPT));
-            } catch (IOException e) {
-                throw ImageException.io(name, "write error in the header", e);
-            }
+            s.guard.write(Structure.HEADER, 0, HeaderFields.AUTOCLEAR_OFFSET,
+                    HeaderFields.autoclear(h.autoclearFeatures() & AUTOCLEAR_KEPT));
         }
     }
 
@@ -388,38 +426,23 @@ public final class WritableImage implements Closeable {
     private long writeSnapshotTable(State s, ByteBuffer table) {
         long offset = s.refcounts.allocate(s.refcounts.clustersFor(table.remaining()));
         long padded = s.refcounts.clustersFor(table.remaining()) * s.refcounts.clusterSize();
+        s.guard.claim(Structure.SNAPSHOT_TABLE, offset, padded);
         ByteBuffer whole = ByteBuffer.allocate((int) padded).put(table).clear();
-        try {
-            file.writeFully(offset, whole);
-        } catch (IOException e) {
-            throw ImageException.io(name, "write error in the new snapshot table at " + Hex.of(offset), e);
-        }
+        s.guard.write(Structure.SNAPSHOT_TABLE, offset, offset, whole);
         s.refcounts.flush();
         return offset;
     }
 
     /** The one write that makes a new snapshot table current, synced. */
-    private void switchSnapshotTable(int count, long offset) {
-        try {
-            file.writeFully(HeaderFields.SNAPSHOTS_OFFSET, HeaderFields.snapshotTable(count, offset));
-        } catch (IOException e) {
-            throw ImageException.io(name, "write error in the header", e);
-        }
-        sync();
+    private static void switchSnapshotTable(State s, int count, long offset) {
+        s.guard.write(Structure.HEADER, 0, HeaderFields.SNAPSHOTS_OFFSET, HeaderFields.snapshotTable(count, offset));
+        s.guard.sync();
     }
 
     /** Frees the clusters of the table the header pointed to when the operation began (in memory). */
     private static void freeOldTable(State s, RefcountEditor refcounts) {
         if (!s.snapshots.isEmpty()) {
             refcounts.free(s.header.snapshotsOffset(), SnapshotTable.length(s.snapshots));
-        }
-    }
-
-    private void sync() {
-        try {
-            file.sync();
-        } catch (IOException e) {
-            throw ImageException.io(name, "sync failed", e);
         }
     }
 

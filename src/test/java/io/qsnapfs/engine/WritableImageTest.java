@@ -150,7 +150,11 @@ class WritableImageTest {
         try (io.qsnapfs.io.ClusterFile f = io.qsnapfs.io.ClusterFile.openReadWrite(img)) {
             io.qsnapfs.format.QcowHeader h = QcowImage.readHeader("a", f, f.size());
             tableBefore = h.refcountTableOffset();
-            RefcountEditor editor = RefcountEditor.load("a", f, h, f.size());
+            MetadataGuard guard = new MetadataGuard("a", f, h.clusterBits());
+            guard.claim(MetadataGuard.Structure.HEADER, 0, h.clusterSize());
+            RefcountEditor editor = RefcountEditor.load("a", f, h, f.size(), guard,
+                    java.util.function.LongUnaryOperator.identity());
+            editor.claimStructures();
             java.nio.ByteBuffer zeros = java.nio.ByteBuffer.allocate(clusterSize);
             for (int i = 0; i < allocations; i++) {
                 int count = i % 500 == 499 ? 700 : 1 + i % 3; // long runs span ranges with no block
