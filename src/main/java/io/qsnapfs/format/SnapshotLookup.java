@@ -3,6 +3,7 @@ package io.qsnapfs.format;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
 
 /**
  * QEMU's one rule for finding a snapshot by what a user typed: a snapshot whose ID is exactly that
@@ -17,23 +18,17 @@ public final class SnapshotLookup {
     /** The snapshot with exactly this ID (QEMU's {@code snapshot.id=}), or null. */
     public static SnapshotEntry byId(List<SnapshotEntry> snapshots, String id) {
         byte[] key = id.getBytes(StandardCharsets.UTF_8);
-        for (SnapshotEntry s : snapshots) {
-            if (s.hasId(key)) {
-                return s;
-            }
-        }
-        return null;
+        return first(snapshots, s -> s.hasId(key));
     }
 
     /** The first snapshot in table order with this name (QEMU's {@code snapshot.name=}), or null. */
     public static SnapshotEntry byName(List<SnapshotEntry> snapshots, String name) {
         byte[] key = name.getBytes(StandardCharsets.UTF_8);
-        for (SnapshotEntry s : snapshots) {
-            if (s.hasName(key)) {
-                return s;
-            }
-        }
-        return null;
+        return first(snapshots, s -> s.hasName(key));
+    }
+
+    private static SnapshotEntry first(List<SnapshotEntry> snapshots, Predicate<SnapshotEntry> match) {
+        return snapshots.stream().filter(match).findFirst().orElse(null);
     }
 
     /** The snapshot with ID {@code idOrName}, else all those named so; empty when none is. */
