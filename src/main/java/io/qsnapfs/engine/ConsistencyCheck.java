@@ -61,7 +61,6 @@ public final class ConsistencyCheck {
     /** First read of the snapshot table; it grows by doubling. */
     private static final int SNAPSHOT_CHUNK = 64 * 1024;
 
-    private enum ClusterType { UNALLOCATED, ZERO_PLAIN, ZERO_ALLOC, NORMAL, COMPRESSED }
 
     /** Thrown inside the check when it cannot go on; becomes an incomplete result. */
     private static final class Abort extends RuntimeException {
@@ -110,8 +109,8 @@ public final class ConsistencyCheck {
         this.clusterSize = header.clusterSize();
         this.dataFile = header.hasDataFile();
         this.subclusters = header.hasExtendedL2();
-        this.entryWords = subclusters ? 2 : 1;
-        this.l2Entries = (int) (clusterSize / (8 * entryWords));
+        this.entryWords = header.l2EntryWords();
+        this.l2Entries = header.l2Entries();
         this.refcountMax = RefcountBlock.maxRefcount(header.refcountOrder());
         this.l2 = new long[(int) (clusterSize / 8)];
         this.l2Bytes = ByteBuffer.allocate((int) clusterSize).order(ByteOrder.BIG_ENDIAN);
@@ -298,8 +297,8 @@ public final class ConsistencyCheck {
         for (int i = 0; i < l2Entries; i++) {
             long entry = l2[i * entryWords];
             long bitmap = subclusters ? l2[i * 2 + 1] : 0;
-            ClusterType type = type(entry);
-            if (type != ClusterType.COMPRESSED && (entry & L2_STD_RESERVED_MASK) != 0) {
+            L2Entry.Kind type = L2Entry.kind(entry, subclusters, dataFile);
+            if (type != L2Entry.Kind.COMPRESSED && (entry & L2_STD_RESERVED_MASK) != 0) {
                 corruption("ERROR found l2 entry with reserved bits set: " + hex(entry));
             }
             switch (type) {
@@ -360,17 +359,6 @@ public final class ConsistencyCheck {
                 }
             }
         }
-    }
-
-    /** The kind of an L2 entry, decided like QEMU decides it. */
-    private ClusterType type(long entry) {
-        if ((entry & L2Entry.COMPRESSED) != 0) {
-            return ClusterType.COMPRESSED;
-        }
-        if ((entry & L2Entry.ZERO) != 0 && !subclusters) {
-            return (entry & L2Entry.OFFSET_MASK) != 0 ? ClusterType.ZERO_ALLOC : ClusterType.ZERO_PLAIN;
-        }
-        return L2Entry.isAllocated(entry, dataFile) ? ClusterType.NORMAL : ClusterType.UNALLOCATED;
     }
 
     // ---- bitmaps --------------------------------------------------------------------------
@@ -506,8 +494,8 @@ public final class ConsistencyCheck {
             readL2(l2Offset);
             for (int j = 0; j < l2Entries; j++) {
                 long entry = l2[j * entryWords];
-                ClusterType type = type(entry);
-                if (type != ClusterType.NORMAL && type != ClusterType.ZERO_ALLOC) {
+                L2Entry.Kind type = L2Entry.kind(entry, subclusters, dataFile);
+                if (type != L2Entry.Kind.NORMAL && type != L2Entry.Kind.ZERO_ALLOC) {
                     continue;
                 }
                 long rc = dataFile ? 1 : stored(refcounts, (entry & L2Entry.OFFSET_MASK) >>> clusterBits);

@@ -86,29 +86,30 @@ public final class Qcow2View implements BlockSource {
 
     private void mapL2(long[] l2, long l2Offset, long start, long end, Coalescer out) throws IOException {
         long pos = start;
-        int entryWords = extended ? 2 : 1;
+        int entryWords = image.header().l2EntryWords();
         while (pos < end) {
             int index = (int) ((pos >>> clusterBits) & ((1L << l2Bits) - 1));
             long inCluster = pos & (clusterSize - 1);
             long n = Math.min(end - pos, clusterSize - inCluster);
             long entry = l2[index * entryWords];
-            if (L2Entry.isCompressed(entry)) {
+            L2Entry.Kind kind = L2Entry.kind(entry, extended, image.hasDataFile());
+            if (kind == L2Entry.Kind.COMPRESSED) {
                 byte[] cluster = image.compressedCluster(entry);
                 out.bytes(ByteBuffer.wrap(cluster, (int) inCluster, (int) n));
-            } else if (!extended) {
-                if ((entry & L2Entry.ZERO) != 0) {
-                    if (image.header().version() < 3) {
-                        throw ImageException.corrupt(image.name(), "L2 table at " + Hex.of(l2Offset) + " entry "
-                                + index + " has the zero flag, which a version 2 image cannot have");
-                    }
-                    out.zero(n);
-                } else if (isAllocated(entry)) {
-                    data(entry, l2Offset, index, pos, inCluster, n, out);
-                } else {
-                    unallocated(pos, n, out);
-                }
-            } else {
+            } else if (extended) {
                 mapSubclusters(entry, l2[index * 2 + 1], l2Offset, index, pos, inCluster, n, out);
+            } else {
+                switch (kind) {
+                    case ZERO_PLAIN, ZERO_ALLOC -> {
+                        if (image.header().version() < 3) {
+                            throw ImageException.corrupt(image.name(), "L2 table at " + Hex.of(l2Offset) + " entry "
+                                    + index + " has the zero flag, which a version 2 image cannot have");
+                        }
+                        out.zero(n);
+                    }
+                    case NORMAL -> data(entry, l2Offset, index, pos, inCluster, n, out);
+                    default -> unallocated(pos, n, out);
+                }
             }
             pos += n;
         }

@@ -32,6 +32,7 @@ final class TableReferences {
     private final long fileLength;
     private final int clusterBits;
     private final long clusterSize;
+    private final boolean extended;
     private final int entryWords;
     private final int l2Entries;
     private final ByteBuffer l2Bytes;
@@ -46,8 +47,9 @@ final class TableReferences {
         this.fileLength = fileLength;
         this.clusterBits = header.clusterBits();
         this.clusterSize = header.clusterSize();
-        this.entryWords = header.hasExtendedL2() ? 2 : 1;
-        this.l2Entries = (int) (clusterSize / 8 / entryWords);
+        this.extended = header.hasExtendedL2();
+        this.entryWords = header.l2EntryWords();
+        this.l2Entries = header.l2Entries();
         this.l2Bytes = ByteBuffer.allocate((int) clusterSize).order(ByteOrder.BIG_ENDIAN);
         this.table = new long[(int) (clusterSize / 8)];
     }
@@ -83,16 +85,17 @@ final class TableReferences {
             long[] entries = readL2(l2Offset);
             for (int j = 0; j < l2Entries; j++) {
                 long entry = entries[j * entryWords];
-                if (L2Entry.isCompressed(entry)) {
-                    long offset = L2Entry.compressedOffset(entry, clusterBits);
-                    long last = (offset + L2Entry.compressedLength(entry, clusterBits) - 1) >>> clusterBits;
-                    for (long c = offset >>> clusterBits; c <= last; c++) {
-                        change(c, addend);
+                switch (L2Entry.kind(entry, extended, false)) {
+                    case COMPRESSED -> {
+                        long offset = L2Entry.compressedOffset(entry, clusterBits);
+                        long last = (offset + L2Entry.compressedLength(entry, clusterBits) - 1) >>> clusterBits;
+                        for (long c = offset >>> clusterBits; c <= last; c++) {
+                            change(c, addend);
+                        }
                     }
-                } else {
-                    long data = dataOffset(entry, l2Offset, j);
-                    if (data != 0) {
-                        change(data >>> clusterBits, addend);
+                    case NORMAL, ZERO_ALLOC -> change(dataOffset(entry, l2Offset, j) >>> clusterBits, addend);
+                    case UNALLOCATED, ZERO_PLAIN -> {
+                        // owns no cluster
                     }
                 }
             }
@@ -130,13 +133,11 @@ final class TableReferences {
             boolean changed = false;
             for (int j = 0; j < l2Entries; j++) {
                 long entry = entries[j * entryWords];
-                if (L2Entry.isCompressed(entry)) {
-                    continue;
+                L2Entry.Kind kind = L2Entry.kind(entry, extended, false);
+                if (kind != L2Entry.Kind.NORMAL && kind != L2Entry.Kind.ZERO_ALLOC) {
+                    continue; // COPIED is never set on compressed entries, and means nothing without a cluster
                 }
                 long data = dataOffset(entry, l2Offset, j);
-                if (data == 0) {
-                    continue;
-                }
                 long updated = copied(entry, refcounts.get(data >>> clusterBits) == 1);
                 if (updated != entry) {
                     entries[j * entryWords] = updated;
@@ -183,7 +184,7 @@ final class TableReferences {
         return offset;
     }
 
-    /** The host offset of a standard entry's cluster, 0 when it has none. */
+    /** The host offset of a standard entry's cluster, checked for alignment. */
     private long dataOffset(long entry, long l2Offset, int index) {
         long offset = entry & L2Entry.OFFSET_MASK;
         if (offset != 0 && (offset & (clusterSize - 1)) != 0) {

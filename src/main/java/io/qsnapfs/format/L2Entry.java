@@ -31,6 +31,35 @@ public final class L2Entry {
     public static final int SUBCLUSTERS = 32;
     public static final long BITMAP_ALL_ALLOC = 0xffffffffL;
 
+    /** The kinds of L2 entry, as QEMU tells them apart. */
+    public enum Kind {
+        /** No cluster: falls through to the backing file, else zeros. */
+        UNALLOCATED,
+        /** Zero flag, no cluster. */
+        ZERO_PLAIN,
+        /** Zero flag with a preallocated cluster (which it references). */
+        ZERO_ALLOC,
+        /** A host cluster with the data. */
+        NORMAL,
+        /** A compressed descriptor. */
+        COMPRESSED
+    }
+
+    /**
+     * The kind of a standard L2 entry. With extended L2 entries bit 0 is reserved and zeros are per
+     * subcluster (the bitmap), so an entry is only normal, unallocated or compressed; with an
+     * external data file, offset 0 with COPIED set is a cluster ({@link #isAllocated}).
+     */
+    public static Kind kind(long entry, boolean extended, boolean externalDataFile) {
+        if (isCompressed(entry)) {
+            return Kind.COMPRESSED;
+        }
+        if (!extended && (entry & ZERO) != 0) {
+            return (entry & OFFSET_MASK) != 0 ? Kind.ZERO_ALLOC : Kind.ZERO_PLAIN;
+        }
+        return isAllocated(entry, externalDataFile) ? Kind.NORMAL : Kind.UNALLOCATED;
+    }
+
     public static boolean isCompressed(long entry) {
         return (entry & COMPRESSED) != 0;
     }

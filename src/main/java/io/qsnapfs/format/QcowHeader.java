@@ -116,9 +116,19 @@ public record QcowHeader(
         return hasExtendedL2() ? 16 : 8;
     }
 
+    /** 64-bit words per L2 entry: 1, or 2 with extended L2 entries (the entry, then its subcluster bitmap). */
+    public int l2EntryWords() {
+        return hasExtendedL2() ? 2 : 1;
+    }
+
     /** log2 of the number of entries in one L2 table. */
     public int l2Bits() {
         return clusterBits - (hasExtendedL2() ? 4 : 3);
+    }
+
+    /** The number of entries in one L2 table. */
+    public int l2Entries() {
+        return 1 << l2Bits();
     }
 
     /** Guest bytes covered by one L1 entry (one whole L2 table). */
