@@ -48,6 +48,13 @@ public final class WritableImage implements Closeable {
     private final Closeable lock;
     /** The identity, or a fault a test injects into the allocator ({@link #withAllocationFault}). */
     private final LongUnaryOperator allocationFault;
+    /**
+     * The metadata as read by the last look that no operation has used yet: {@link #open} and
+     * {@link #snapshots} read it, the next operation takes it instead of reading it again (the
+     * write locks keep other writers out meanwhile). Every operation leaves it empty, since it
+     * changes the file. Guarded by this.
+     */
+    private State unused;
 
     private WritableImage(ClusterFile file, Closeable lock, LongUnaryOperator allocationFault) {
         this.name = file.name();
@@ -107,7 +114,7 @@ public final class WritableImage implements Closeable {
     private static WritableImage start(ClusterFile file, Closeable lock, LongUnaryOperator allocationFault) {
         WritableImage image = new WritableImage(file, lock, allocationFault);
         try {
-            image.load(); // refuse an image we must not write at once
+            image.unused = image.load(); // refuse an image we must not write at once
             return image;
         } catch (RuntimeException e) {
             image.close();
@@ -117,7 +124,17 @@ public final class WritableImage implements Closeable {
 
     /** The snapshot table as it is now. */
     public synchronized List<SnapshotEntry> snapshots() {
-        return load().snapshots;
+        if (unused == null) {
+            unused = load();
+        }
+        return unused.snapshots;
+    }
+
+    /** The metadata for an operation: what the last look read, if no operation used it, else read now. */
+    private State take() {
+        State s = unused != null ? unused : load();
+        unused = null;
+        return s;
     }
 
     // ---- create -----------------------------------------------------------------------------
@@ -149,7 +166,7 @@ public final class WritableImage implements Closeable {
      */
     public synchronized SnapshotEntry create(String snapshotName) {
         byte[] nameBytes = checkName(snapshotName);
-        State s = load();
+        State s = take();
         for (SnapshotEntry e : s.snapshots) {
             if (e.hasName(nameBytes)) {
                 throw new ImageException(ImageException.Kind.EXISTS, name + ": a snapshot named '" + snapshotName
@@ -214,7 +231,7 @@ public final class WritableImage implements Closeable {
      * @throws ImageException NOT_FOUND; INVALID_ARGUMENT when the name is shared by several snapshots
      */
     public synchronized SnapshotEntry delete(String idOrName) {
-        State s = load();
+        State s = take();
         SnapshotEntry victim = find(s.snapshots, idOrName);
         long[] snapshotL1 = s.tables.readL1(victim.l1TableOffset(), victim.l1Size(),
                 "L1 table of snapshot " + victim.idString());
@@ -266,7 +283,7 @@ public final class WritableImage implements Closeable {
      * @return the applied entry
      */
     public synchronized SnapshotEntry apply(String idOrName) {
-        State s = load();
+        State s = take();
         QcowHeader h = s.header;
         SnapshotEntry target = find(s.snapshots, idOrName);
         long diskSize = target.hasDiskSize() ? target.diskSize() : h.size();
