@@ -13,7 +13,6 @@ import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Qemu;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -143,33 +142,9 @@ class MalformedImageTest {
     // ---------------------------------------------------------------------------------------------
     // Reading everything, and the assertions
 
-    /** Opens the image and reads every snapshot, every VM state and the active layer to the end. */
-    private static void readEverything(Path image) throws IOException {
-        try (QcowImage img = QcowImage.open(image)) {
-            for (SnapshotEntry s : img.snapshots()) {
-                drain(img.snapshotView(s));
-                drain(img.vmStateView(s));
-            }
-            drain(img.activeView());
-        }
-    }
-
-    private static void drain(BlockSource source) throws IOException {
-        ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK);
-        long pos = 0;
-        while (pos < source.size()) {
-            buf.clear();
-            int n = source.read(pos, buf);
-            if (n <= 0) {
-                fail(source.describe() + ": read at " + pos + " of " + source.size() + " returned " + n);
-            }
-            pos += n;
-        }
-    }
-
     /** The undamaged image must read, or a test would prove nothing. */
     private static void assertReadable(Path image) {
-        assertTimeoutPreemptively(TIME_LIMIT, () -> readEverything(image), image + " before the poke");
+        assertTimeoutPreemptively(TIME_LIMIT, () -> ReadAll.image(image, CHUNK), image + " before the poke");
     }
 
     private static ImageException assertRejected(Path image, Kind kind, String... phrases) {
@@ -182,7 +157,7 @@ class MalformedImageTest {
      */
     private static ImageException assertRejectedAs(Path image, String reported, Kind kind, String... phrases) {
         ImageException e = assertTimeoutPreemptively(TIME_LIMIT,
-                () -> assertThrows(ImageException.class, () -> readEverything(image)));
+                () -> assertThrows(ImageException.class, () -> ReadAll.image(image, CHUNK)));
         String message = e.getMessage();
         assertTrue(message.startsWith(reported + ": "), "message should start with the image name: " + message);
         for (String phrase : phrases) {
@@ -1037,8 +1012,8 @@ class MalformedImageTest {
         Poke.u64(l2, l1Offset(l2), COPIED | 0x10000000L);
         long before = openFileDescriptors();
         for (int i = 0; i < 10; i++) {
-            assertThrows(ImageException.class, () -> readEverything(top));
-            assertThrows(ImageException.class, () -> readEverything(l2));
+            assertThrows(ImageException.class, () -> ReadAll.image(top, CHUNK));
+            assertThrows(ImageException.class, () -> ReadAll.image(l2, CHUNK));
         }
         assertEquals(before, openFileDescriptors(), "file descriptors leaked by failed opens");
     }

@@ -2,13 +2,11 @@ package io.qsnapfs.engine;
 
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Qemu;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -66,7 +64,7 @@ class MetadataPokeFuzzTest {
         Qemu.snapshot(template, "one");
         Qemu.io(template, "write -P 0x33 128k 256k", "write -c -P 0x44 1536k 16k");
         Qemu.snapshot(template, "two");
-        readEverything(template);
+        ReadAll.image(template, 64 * 1024 + 512);
         List<Region> regions = regions(template, clusterBits);
 
         Random random = new Random(seed);
@@ -91,7 +89,7 @@ class MetadataPokeFuzzTest {
             }
             Throwable t = assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
                 try {
-                    readEverything(img);
+                    ReadAll.image(img, 64 * 1024 + 512);
                     return null;
                 } catch (Throwable e) {
                     return e;
@@ -181,26 +179,4 @@ class MetadataPokeFuzzTest {
         }
     }
 
-    private static void readEverything(Path image) throws IOException {
-        try (QcowImage img = QcowImage.open(image)) {
-            for (SnapshotEntry s : img.snapshots()) {
-                drain(img.snapshotView(s));
-                drain(img.vmStateView(s));
-            }
-            drain(img.activeView());
-        }
-    }
-
-    private static void drain(BlockSource source) throws IOException {
-        ByteBuffer buf = ByteBuffer.allocateDirect(64 * 1024 + 512);
-        long pos = 0;
-        while (pos < source.size()) {
-            buf.clear();
-            int n = source.read(pos, buf);
-            if (n <= 0) {
-                fail(source.describe() + ": read at " + pos + " returned " + n);
-            }
-            pos += n;
-        }
-    }
 }
