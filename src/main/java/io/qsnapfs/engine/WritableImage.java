@@ -4,7 +4,6 @@ import io.qsnapfs.engine.MetadataGuard.Structure;
 import io.qsnapfs.format.Features;
 import io.qsnapfs.format.HeaderExtension;
 import io.qsnapfs.format.HeaderFields;
-import io.qsnapfs.format.Hex;
 import io.qsnapfs.format.L2Entry;
 import io.qsnapfs.format.QcowHeader;
 import io.qsnapfs.format.SnapshotEntry;
@@ -179,6 +178,7 @@ public final class WritableImage implements Closeable {
         }
         QcowHeader h = s.header;
         long[] l1 = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
+        // 1. in memory: clusters for the L1 copy, one more reference along the active tables.
         // Allocate before adding references: growing the refcount table writes the dirty refcount
         // blocks, and those must not yet hold the new references (COPIED is still set).
         long l1Copy = l1.length == 0 ? 0 : s.refcounts.allocate(s.refcounts.clustersFor(l1.length * 8L));
@@ -309,6 +309,7 @@ public final class WritableImage implements Closeable {
         long[] oldActive = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
         rehearse(s, (refcounts, tables) -> releaseOldActive(h, refcounts, tables, oldActive));
         int newSize = Math.max(snapshotL1.length, oldActive.length);
+        // 1. in memory: clusters for the new active table, one more reference along the snapshot's.
         // Allocate before adding references (see create).
         long newOffset = h.l1TableOffset();
         if (newSize > 0) {
