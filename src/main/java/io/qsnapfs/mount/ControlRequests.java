@@ -5,7 +5,6 @@ import io.qsnapfs.engine.WritableImage;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.format.SnapshotLookup;
 import io.qsnapfs.mount.Node.DirKind;
-import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
