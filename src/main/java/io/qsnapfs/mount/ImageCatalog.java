@@ -31,6 +31,9 @@ import java.util.function.Consumer;
 public final class ImageCatalog implements Closeable {
     /** How old a look at the directory or an image may be before it is taken again. */
     public static final long REFRESH_NANOS = 500_000_000L;
+    /** How often, and how far apart, an open that may have met a writer at work is tried. */
+    private static final int OPEN_ATTEMPTS = 5;
+    private static final long RETRY_MILLIS = 10;
 
     private final Path dir;
     private final RequestLog log;
@@ -100,7 +103,7 @@ public final class ImageCatalog implements Closeable {
         }
         skipped.remove(name);
         Path path = dir.resolve(name);
-        return replaced(name, h, Files.isRegularFile(path) ? tryOpen(name, path) : null);
+        return replaced(name, h, Files.isRegularFile(path) ? tryOpen(name, path, h != null) : null);
     }
 
     /** Tells the listener what replacing {@code before} by {@code after} made stale; returns {@code after}. */
@@ -153,7 +156,7 @@ public final class ImageCatalog implements Closeable {
                     revalidate(name, h);
                 }
             } else {
-                replaced(name, null, tryOpen(name, e.getValue()));
+                replaced(name, null, tryOpen(name, e.getValue(), false));
             }
         }
     }
@@ -176,36 +179,62 @@ public final class ImageCatalog implements Closeable {
         }
         images.remove(name);
         h.release();
-        return replaced(name, h, tryOpen(name, path));
+        return replaced(name, h, tryOpen(name, path, true));
     }
 
-    private ImageHandle tryOpen(String name, Path path) {
-        FileState state;
-        try {
-            state = FileState.of(path);
-        } catch (IOException e) {
-            return null;
-        }
-        if (state.equals(skipped.get(name))) {
-            return null;
-        }
-        try {
-            if (!QcowImage.hasMagic(path)) {
-                skipped.put(name, state);
+    /**
+     * Opens an image and serves it, or leaves it out with a line in the log. Another program may be
+     * writing the image's metadata while it is read here (a snapshot table switched and its old
+     * clusters reused between the read of the header and the read of the table): an open that
+     * fails while the file changed under it, or of an image that was being served until now, is
+     * tried again after a moment before the image is left out.
+     */
+    private ImageHandle tryOpen(String name, Path path, boolean wasServed) {
+        for (int attempt = 1;; attempt++) {
+            FileState state;
+            try {
+                state = FileState.of(path);
+            } catch (IOException e) {
                 return null;
             }
-            ImageHandle h = ImageHandle.open(name, path, state);
-            images.put(name, h);
-            skipped.remove(name);
-            return h;
-        } catch (ImageException e) {
-            skipped.put(name, state);
-            log.add("skipped " + e.getMessage());
-        } catch (IOException e) {
-            skipped.put(name, state);
-            log.add("skipped " + name + ": " + e.getMessage());
+            if (state.equals(skipped.get(name))) {
+                return null;
+            }
+            try {
+                if (!QcowImage.hasMagic(path)) {
+                    skipped.put(name, state);
+                    return null;
+                }
+                ImageHandle h = ImageHandle.open(name, path, state);
+                images.put(name, h);
+                skipped.remove(name);
+                return h;
+            } catch (ImageException | IOException e) {
+                if (attempt < OPEN_ATTEMPTS && (wasServed || changedSince(path, state))) {
+                    pause();
+                    continue;
+                }
+                skipped.put(name, state);
+                log.add("skipped " + (e instanceof ImageException ? e.getMessage() : name + ": " + e.getMessage()));
+                return null;
+            }
         }
-        return null;
+    }
+
+    private static boolean changedSince(Path path, FileState state) {
+        try {
+            return !FileState.of(path).equals(state);
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static void pause() {
+        try {
+            Thread.sleep(RETRY_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     @Override
