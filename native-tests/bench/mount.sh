@@ -61,12 +61,12 @@ qemu-storage-daemon --blockdev "driver=file,node-name=file,filename=$IMG,read-on
   --export "type=fuse,id=exp,node-name=qcow2,mountpoint=$W/qsd.raw,writable=off" & PEER_PIDS+=($!)
 for i in $(seq 1 50); do [ -e "$W/nbd/nbd" ] && mountpoint -q "$W/qsd.raw" && break; sleep 0.1; done
 NBD=$W/nbd/nbd; QSD=$W/qsd.raw
-"$QS" mount "$W/img" "$W/mnt"
+"$QS" mount --log-file "$W/server.log" "$W/img" "$W/mnt"
 SNAP=$W/mnt/vm.qcow2/snapshots/full.raw
 cmp -n 1048576 "$SNAP" "$NBD" && cmp -n 1048576 "$SNAP" "$QSD" || { echo "the peers read other bytes"; exit 1; }
 
 echo "== 1. cold sequential dd bs=1M (page cache dropped before each run)"
-"$QS" umount "$W/mnt"; "$QS" mount "$W/img" "$W/mnt"
+"$QS" umount "$W/mnt"; "$QS" mount --log-file "$W/server.log" "$W/img" "$W/mnt"
 drop; first=$(gbps "$(secs dd if="$SNAP" of=/dev/null bs=1M)")
 echo "qsnapfs, first pass after mounting: $first GB/s"
 cold "qsnapfs, later passes" "$SNAP" 3; q=$COLD
@@ -125,7 +125,7 @@ for s in $(seq 1 10); do qemu-img snapshot -c "snap$s" "$W/many/template.qcow2";
 for i in $(seq -w 1 100); do cp "$W/many/template.qcow2" "$W/many/vm$i.qcow2"; done
 rm "$W/many/template.qcow2"
 start=$(date +%s.%N)
-"$QS" mount "$W/many" "$W/mnt2"
+"$QS" mount --log-file "$W/server2.log" "$W/many" "$W/mnt2"
 ls "$W/mnt2" >/dev/null
 echo "mount until the first listing: $(echo "$(date +%s.%N) - $start" | bc)s"
 find "$W/mnt2" -name '*.raw' | wc -l | sed 's/^/snapshot files: /'
