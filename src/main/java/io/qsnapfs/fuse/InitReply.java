@@ -39,8 +39,6 @@ final class InitReply {
     /** Pages per request: 512 KiB, far below the splice limit (above). */
     static final int MAX_PAGES = 128;
     private static final int FUSE_ASYNC_DIO = 1 << 15;
-    /** The INIT request's flags: what the kernel offers. */
-    private volatile int offered;
     private static final int HEADER = 16;
     private static final int INIT_OUT = 64;
     private static final int OLD_INIT_OUT = 24;
@@ -59,6 +57,8 @@ final class InitReply {
     private final Pointer channel;
     /** Kept reachable: jnr-ffi holds the Java side of a callback only weakly. */
     private final Send send = this::send;
+    /** The INIT request's flags, what the kernel offers; set and read on the worker serving INIT. */
+    private int offered;
 
     InitReply(LibFuseSession lib, Pointer channel) {
         this.lib = lib;
