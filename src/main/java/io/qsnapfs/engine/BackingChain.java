@@ -1,7 +1,7 @@
 package io.qsnapfs.engine;
 
 import io.qsnapfs.format.QcowHeader;
-import io.qsnapfs.io.ClusterFile;
+import io.qsnapfs.io.PositionalFile;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -27,10 +27,10 @@ public final class BackingChain {
         private final Path path;
         private final String format;
         private final QcowImage image;
-        private final ClusterFile rawFile;
+        private final PositionalFile rawFile;
         private final BlockSource source;
 
-        private Backing(Path path, String format, QcowImage image, ClusterFile rawFile, BlockSource source) {
+        private Backing(Path path, String format, QcowImage image, PositionalFile rawFile, BlockSource source) {
             this.path = path;
             this.format = format;
             this.image = image;
@@ -72,7 +72,7 @@ public final class BackingChain {
     }
 
     private void enter(Path path) {
-        String name = ClusterFile.nameOf(path);
+        String name = PositionalFile.nameOf(path);
         if (++depth > MAX_DEPTH) {
             throw ImageException.unsupported(name, "backing chain is deeper than " + MAX_DEPTH + " images");
         }
@@ -130,9 +130,9 @@ public final class BackingChain {
                 }
             }
             case "raw": {
-                ClusterFile raw = null;
+                PositionalFile raw = null;
                 try {
-                    raw = ClusterFile.openReadOnly(path);
+                    raw = PositionalFile.openReadOnly(path);
                     return new Backing(path, format, null, raw, new RawSource(raw, raw.size()));
                 } catch (IOException e) {
                     QcowImage.closeQuietly(raw);

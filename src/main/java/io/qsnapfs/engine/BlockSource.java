@@ -43,7 +43,7 @@ public interface BlockSource {
             }
 
             @Override
-            public void data(io.qsnapfs.io.ClusterFile file, long hostOffset, long n) throws IOException {
+            public void data(io.qsnapfs.io.PositionalFile file, long hostOffset, long n) throws IOException {
                 int end = target.position() + (int) n;
                 int limit = target.limit();
                 target.limit(end);

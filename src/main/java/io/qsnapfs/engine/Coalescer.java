@@ -1,6 +1,6 @@
 package io.qsnapfs.engine;
 
-import io.qsnapfs.io.ClusterFile;
+import io.qsnapfs.io.PositionalFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
@@ -11,7 +11,7 @@ import java.nio.ByteBuffer;
  */
 final class Coalescer implements ExtentSink {
     private final ExtentSink out;
-    private ClusterFile pendingFile;
+    private PositionalFile pendingFile;
     private long pendingOffset;
     private long pendingLength;
     private boolean pendingZero;
@@ -33,7 +33,7 @@ final class Coalescer implements ExtentSink {
     }
 
     @Override
-    public void data(ClusterFile file, long hostOffset, long length) throws IOException {
+    public void data(PositionalFile file, long hostOffset, long length) throws IOException {
         if (length == 0) {
             return;
         }

@@ -9,8 +9,6 @@ import io.qsnapfs.format.QcowHeader;
 import io.qsnapfs.format.RefcountBlock;
 import io.qsnapfs.format.RefcountTable;
 import io.qsnapfs.format.SnapshotEntry;
-import io.qsnapfs.io.ClusterFile;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -58,9 +56,6 @@ public final class ConsistencyCheck {
     private static final long L2_STD_RESERVED_MASK = 0x3f000000000001feL;
     /** QEMU's limit on L1 entries (32 MiB of table). */
     private static final long MAX_L1_ENTRIES = QcowHeader.MAX_L1_BYTES / 8;
-    /** First read of the snapshot table; it grows by doubling. */
-    private static final int SNAPSHOT_CHUNK = 64 * 1024;
-
 
     /** Thrown inside the check when it cannot go on; becomes an incomplete result. */
     private static final class Abort extends RuntimeException {
@@ -73,7 +68,7 @@ public final class ConsistencyCheck {
 
     private final String filename;
     private final String name;
-    private final ClusterFile file;
+    private final ImageFile file;
     private final QcowHeader header;
     private final long fileLength;
     private final int clusterBits;
@@ -99,7 +94,7 @@ public final class ConsistencyCheck {
     private final List<String> messages = new ArrayList<>();
     private long messagesDropped;
 
-    private ConsistencyCheck(String filename, String name, ClusterFile file, QcowHeader header, long fileLength) {
+    private ConsistencyCheck(String filename, String name, ImageFile file, QcowHeader header, long fileLength) {
         this.filename = filename;
         this.name = name;
         this.file = file;
@@ -124,14 +119,8 @@ public final class ConsistencyCheck {
      *         that breaks the spec, encryption, unknown incompatible features)
      */
     public static CheckResult run(Path path) {
-        String name = ClusterFile.nameOf(path);
-        ClusterFile file = QcowImage.openReadOnly(path);
-        try (file) {
-            long size = file.size();
-            QcowHeader header = QcowImage.readHeader(name, file, size);
-            return new ConsistencyCheck(path.toString(), name, file, header, size).check();
-        } catch (IOException e) {
-            throw ImageException.io(name, "read error", e);
+        try (ImageFile file = ImageFile.openReadOnly(path)) {
+            return new ConsistencyCheck(path.toString(), file.name(), file, file.readHeader(), file.length()).check();
         }
     }
 
@@ -150,7 +139,7 @@ public final class ConsistencyCheck {
             }
             tally = new ClusterTally(nbClusters);
             List<SnapshotEntry> snapshots = readSnapshots();
-            Refcounts refcounts = Refcounts.loadForCheck(name, file, header);
+            Refcounts refcounts = Refcounts.loadForCheck(file, header);
 
             reference(0, clusterSize);
             long[] activeL1 = checkL1(header.l1TableOffset(), header.l1Size(), true);
@@ -179,36 +168,12 @@ public final class ConsistencyCheck {
      * references are then reported), at most 64 MiB of table.
      */
     private List<SnapshotEntry> readSnapshots() {
-        int count = header.nbSnapshots();
-        if (count == 0) {
-            snapshotTableSize = 0;
-            return List.of();
+        List<SnapshotEntry> list = file.readSnapshotTable(header, -1);
+        snapshotTableSize = 0;
+        for (int i = 0; i < list.size(); i++) {
+            SnapshotEntry sn = list.get(i);
+            snapshotTableSize += i < list.size() - 1 ? sn.encodedLength() : rawLength(sn);
         }
-        long offset = header.snapshotsOffset();
-        ByteBuffer table = readPadded(offset, (int) Math.min(SNAPSHOT_CHUNK, SnapshotEntry.MAX_TABLE_BYTES));
-        List<SnapshotEntry> list = new ArrayList<>(Math.min(count, 1024));
-        int pos = 0;
-        long end = 0;
-        for (int i = 0; i < count; i++) {
-            SnapshotEntry.Parsed parsed;
-            try {
-                while ((parsed = SnapshotEntry.parse(table, pos, i)) == null) {
-                    if (table.limit() >= SnapshotEntry.MAX_TABLE_BYTES) {
-                        checkErrors++;
-                        throw new Abort(name + ": cannot read the snapshot table: entry " + i + " of " + count
-                                + " runs past the 64 MiB limit");
-                    }
-                    table = readPadded(offset, (int) Math.min(SnapshotEntry.MAX_TABLE_BYTES, 2L * table.limit()));
-                }
-            } catch (FormatException e) {
-                checkErrors++;
-                throw new Abort(name + ": cannot read the snapshot table: " + e.getMessage());
-            }
-            list.add(parsed.entry());
-            end = pos + rawLength(parsed.entry());
-            pos = parsed.nextOffset();
-        }
-        snapshotTableSize = end;
         if (header.version() >= 3) {
             for (int i = 0; i < list.size(); i++) {
                 if (list.get(i).extraData().length < SnapshotEntry.EXTRA_V3_MIN) {
@@ -217,17 +182,6 @@ public final class ConsistencyCheck {
             }
         }
         return list;
-    }
-
-    private ByteBuffer readPadded(long offset, int length) {
-        ByteBuffer b = ByteBuffer.allocate(length);
-        try {
-            file.readFully(offset, b);
-        } catch (IOException e) {
-            checkErrors++;
-            throw new Abort(name + ": read error in the snapshot table: " + e.getMessage());
-        }
-        return b.flip();
     }
 
     private void checkSnapshots(List<SnapshotEntry> snapshots) {
@@ -447,7 +401,7 @@ public final class ConsistencyCheck {
                 if ((offset & (clusterSize - 1)) != 0) {
                     unreadable = true;
                 } else if (offset != 0) {
-                    block = refcounts.readPadded(offset);
+                    block = file.readRefcountBlock(offset, new byte[(int) clusterSize]);
                 }
             }
             for (long c = first; c < end; c++) {
@@ -552,16 +506,11 @@ public final class ConsistencyCheck {
         }
     }
 
+    /** Reads a structure as QEMU's check does: zeros past the end of the file; a read error ends the check. */
     private ByteBuffer readInto(long offset, int length, String what) {
-        try {
-            ByteBuffer b = length == l2Bytes.capacity() ? l2Bytes.clear() : ByteBuffer.allocate(length);
-            file.readFully(offset, b);
-            b.flip();
-            return b.order(ByteOrder.BIG_ENDIAN);
-        } catch (IOException e) {
-            checkErrors++;
-            throw new Abort(name + ": read error in the " + what + ": " + e.getMessage());
-        }
+        ByteBuffer b = length == l2Bytes.capacity() ? l2Bytes.clear() : ByteBuffer.allocate(length);
+        file.readFully(offset, b, what);
+        return b.flip().order(ByteOrder.BIG_ENDIAN);
     }
 
     private void corruption(String message) {

@@ -1,6 +1,6 @@
 package io.qsnapfs.engine;
 
-import io.qsnapfs.io.ClusterFile;
+import io.qsnapfs.io.PositionalFile;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.RandomAccessFile;
@@ -233,7 +233,7 @@ public final class Exporter {
         }
 
         @Override
-        public void data(ClusterFile from, long hostOffset, long length) throws IOException {
+        public void data(PositionalFile from, long hostOffset, long length) throws IOException {
             FileChannel src = from.channel();
             long done = 0;
             while (done < length) {

@@ -1,6 +1,6 @@
 package io.qsnapfs.engine;
 
-import io.qsnapfs.io.ClusterFile;
+import io.qsnapfs.io.PositionalFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
@@ -16,7 +16,7 @@ public interface ExtentSink {
      * {@code length} guest bytes are stored contiguously in {@code file} at {@code hostOffset}.
      * The range may extend past the end of the file; those bytes read as zeros.
      */
-    void data(ClusterFile file, long hostOffset, long length) throws IOException;
+    void data(PositionalFile file, long hostOffset, long length) throws IOException;
 
     /**
      * Guest bytes that had to be computed (decompressed). The buffer is only valid during the

@@ -1,8 +1,6 @@
 package io.qsnapfs.engine;
 
 import io.qsnapfs.format.Hex;
-import io.qsnapfs.io.ClusterFile;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.Map;
@@ -21,12 +19,15 @@ import java.util.Map;
  * data, and it never writes near bitmaps (their clusters keep their refcounts, so the allocator does
  * not hand them out).
  *
+ * <p>Writes of one step that may go out in any order (no sync between them) can be collected in a
+ * {@link WriteBatch}, checked here when added, written in offset order with neighbours merged.
+ *
  * <p>Memory: one map entry per metadata cluster (L2 tables, L1 and refcount clusters), a small
  * fraction of the image's clusters.
  */
-final class MetadataGuard {
+public final class MetadataGuard {
     /** The kinds of metadata, with the words messages use for them. */
-    enum Structure {
+    public enum Structure {
         HEADER("header"),
         ACTIVE_L1("active L1 table"),
         L2("L2 table"),
@@ -40,10 +41,15 @@ final class MetadataGuard {
         Structure(String words) {
             this.words = words;
         }
+
+        /** How messages name this kind of structure ("refcount block"). */
+        public String words() {
+            return words;
+        }
     }
 
     /** Writes to any structure of a kind, for batched writes of several (refcount blocks). */
-    static final long ANY = -1;
+    public static final long ANY = -1;
 
     /** One structure: its kind and where it starts. */
     private record Region(Structure kind, long offset) {
@@ -54,12 +60,13 @@ final class MetadataGuard {
     }
 
     private final String name;
-    private final ClusterFile file;
+    private final ImageFile file;
     private final int clusterBits;
     private final Map<Long, Region> byCluster = new HashMap<>();
 
-    MetadataGuard(String name, ClusterFile file, int clusterBits) {
-        this.name = name;
+    /** A guard that knows no structure yet, for the image {@code file} with clusters of 2^clusterBits bytes. */
+    public MetadataGuard(ImageFile file, int clusterBits) {
+        this.name = file.name();
         this.file = file;
         this.clusterBits = clusterBits;
     }
@@ -72,7 +79,7 @@ final class MetadataGuard {
      *         image as found, two structures share a cluster; for a new structure, the allocator
      *         handed out a cluster in use
      */
-    void claim(Structure kind, long offset, long length) {
+    public void claim(Structure kind, long offset, long length) {
         Region r = new Region(kind, offset);
         for (long c = offset >>> clusterBits, last = (offset + length - 1) >>> clusterBits; length > 0 && c <= last; c++) {
             Region other = byCluster.putIfAbsent(c, r);
@@ -84,7 +91,7 @@ final class MetadataGuard {
     }
 
     /** Forgets the structure {@code kind} at {@code offset}: its clusters are free to take. */
-    void release(Structure kind, long offset, long length) {
+    public void release(Structure kind, long offset, long length) {
         Region r = new Region(kind, offset);
         for (long c = offset >>> clusterBits, last = (offset + length - 1) >>> clusterBits; length > 0 && c <= last; c++) {
             byCluster.remove(c, r);
@@ -98,8 +105,22 @@ final class MetadataGuard {
      * @throws ImageException CORRUPT, with the file untouched, when the write would land on another
      *         structure or outside the known metadata; IO on a write error
      */
-    void write(Structure kind, long structure, long offset, ByteBuffer data) {
-        int length = data.remaining();
+    public void write(Structure kind, long structure, long offset, ByteBuffer data) {
+        check(kind, structure, offset, data.remaining());
+        file.write(offset, data, structure == ANY ? kind.words + "s" : "the " + kind.words);
+    }
+
+    /** A batch for writes of one step, checked here as they are added ({@link WriteBatch}). */
+    public WriteBatch batch() {
+        return new WriteBatch(this, file);
+    }
+
+    /**
+     * Refuses a write of {@code length} bytes at {@code offset} unless every cluster it touches
+     * belongs to the structure {@code kind} at {@code structure} ({@link #ANY}: to structures of
+     * that kind).
+     */
+    void check(Structure kind, long structure, long offset, int length) {
         for (long c = offset >>> clusterBits, last = (offset + length - 1) >>> clusterBits; length > 0 && c <= last; c++) {
             Region r = byCluster.get(c);
             if (r == null || r.kind() != kind || structure != ANY && r.offset() != structure) {
@@ -109,20 +130,10 @@ final class MetadataGuard {
                         + ", which holds no metadata" : r.toString()) + "; refused before it reached the file");
             }
         }
-        try {
-            file.writeFully(offset, data);
-        } catch (IOException e) {
-            String what = structure == ANY ? kind.words + "s" : "the " + kind.words;
-            throw ImageException.io(name, "write error in " + what + " at " + Hex.of(offset), e);
-        }
     }
 
     /** Makes everything written so far durable. */
-    void sync() {
-        try {
-            file.sync();
-        } catch (IOException e) {
-            throw ImageException.io(name, "sync failed", e);
-        }
+    public void sync() {
+        file.sync();
     }
 }

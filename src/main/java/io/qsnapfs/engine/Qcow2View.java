@@ -2,7 +2,7 @@ package io.qsnapfs.engine;
 
 import io.qsnapfs.format.Hex;
 import io.qsnapfs.format.L2Entry;
-import io.qsnapfs.io.ClusterFile;
+import io.qsnapfs.io.PositionalFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
@@ -160,7 +160,7 @@ public final class Qcow2View implements BlockSource {
             throw ImageException.corrupt(image.name(), "data cluster at " + Hex.of(host) + " for guest offset "
                     + Hex.of(guest) + " lies beyond the end of the file");
         }
-        ClusterFile file = image.dataClusterFile();
+        PositionalFile file = image.dataClusterFile();
         out.data(file, hostPos, n);
     }
 

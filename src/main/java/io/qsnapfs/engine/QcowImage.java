@@ -1,12 +1,11 @@
 package io.qsnapfs.engine;
 
-import io.qsnapfs.format.FormatException;
 import io.qsnapfs.format.Hex;
 import io.qsnapfs.format.L2Entry;
 import io.qsnapfs.format.QcowHeader;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.format.SnapshotLookup;
-import io.qsnapfs.io.ClusterFile;
+import io.qsnapfs.io.PositionalFile;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -40,15 +39,15 @@ public final class QcowImage implements Closeable {
     }
 
     private final String name;
-    private final ClusterFile file;
+    private final ImageFile file;
     private final QcowHeader header;
     private final List<SnapshotEntry> snapshots;
-    private final ClusterFile dataFile;
+    private final PositionalFile dataFile;
     private final BackingChain.Backing backing;
     private volatile Qcow2View activeView;
 
-    private QcowImage(String name, ClusterFile file, QcowHeader header, List<SnapshotEntry> snapshots,
-            ClusterFile dataFile, BackingChain.Backing backing) {
+    private QcowImage(String name, ImageFile file, QcowHeader header, List<SnapshotEntry> snapshots,
+            PositionalFile dataFile, BackingChain.Backing backing) {
         this.name = name;
         this.file = file;
         this.header = header;
@@ -67,14 +66,14 @@ public final class QcowImage implements Closeable {
      * file. Closes {@code file} on failure.
      */
     static QcowImage openFile(Path path, BackingChain chain) {
-        String name = ClusterFile.nameOf(path);
-        ClusterFile file = openReadOnly(path);
-        ClusterFile dataFile = null;
+        ImageFile file = ImageFile.openReadOnly(path);
+        String name = file.name();
+        PositionalFile dataFile = null;
         try {
-            long fileSize = file.size();
-            QcowHeader header = readHeader(name, file, fileSize);
-            checkTablePlacement(name, header, fileSize);
-            List<SnapshotEntry> snapshots = SnapshotTable.read(name, file, header, fileSize);
+            long fileSize = file.length();
+            QcowHeader header = file.readHeader();
+            file.checkTablePlacement(header, fileSize);
+            List<SnapshotEntry> snapshots = file.readSnapshotTable(header, fileSize);
             if (header.hasDataFile()) {
                 Path dataPath = BackingChain.resolve(path, header.dataFileName());
                 if (!Files.exists(dataPath)) {
@@ -82,33 +81,21 @@ public final class QcowImage implements Closeable {
                             + "' not found (looked at " + dataPath + ")");
                 }
                 try {
-                    dataFile = ClusterFile.openReadOnly(dataPath);
+                    dataFile = PositionalFile.openReadOnly(dataPath);
                 } catch (IOException e) {
                     throw ImageException.io(name, "cannot open external data file " + dataPath, e);
                 }
             }
             BackingChain.Backing backing = chain.openBacking(path, name, header);
             return new QcowImage(name, file, header, snapshots, dataFile, backing);
-        } catch (IOException e) {
-            closeQuietly(file, dataFile);
-            throw ImageException.io(name, "read error", e);
         } catch (RuntimeException e) {
             closeQuietly(file, dataFile);
             throw e;
         }
     }
 
-    /** Opens an image file read-only; failure is an ImageException naming the image. */
-    static ClusterFile openReadOnly(Path path) {
-        try {
-            return ClusterFile.openReadOnly(path);
-        } catch (IOException e) {
-            throw ImageException.io(ClusterFile.nameOf(path), "cannot open", e);
-        }
-    }
-
     /** Closes what is not null, ignoring errors: for cleaning up when something already failed. */
-    static void closeQuietly(Closeable... closeables) {
+    public static void closeQuietly(Closeable... closeables) {
         for (Closeable c : closeables) {
             if (c != null) {
                 try {
@@ -122,55 +109,9 @@ public final class QcowImage implements Closeable {
 
     /** True when the file starts with the qcow2 magic (how images are told apart, not by suffix). */
     public static boolean hasMagic(Path path) throws IOException {
-        try (ClusterFile f = ClusterFile.openReadOnly(path)) {
+        try (PositionalFile f = PositionalFile.openReadOnly(path)) {
             return f.size() >= 4 && f.read(0, 4).getInt(0) == QcowHeader.MAGIC;
         }
-    }
-
-    static QcowHeader readHeader(String name, ClusterFile file, long fileSize) throws IOException {
-        try {
-            int first = (int) Math.min(fileSize, 4096);
-            ByteBuffer start = file.read(0, first);
-            int clusterBits = QcowHeader.peekClusterBits(start);
-            int clusterSize = 1 << clusterBits;
-            ByteBuffer cluster = clusterSize <= first ? start
-                    : file.read(0, (int) Math.min(fileSize, clusterSize));
-            return QcowHeader.parse(cluster);
-        } catch (FormatException e) {
-            throw fromFormat(name, e);
-        }
-    }
-
-    static ImageException fromFormat(String name, FormatException e) {
-        return e.isUnsupported() ? ImageException.unsupported(name, e.getMessage())
-                : ImageException.corrupt(name, e.getMessage());
-    }
-
-    /** Refuses tables the header places (partly) beyond the end of the file. */
-    static void checkTablePlacement(String name, QcowHeader h, long fileSize) {
-        long l1Bytes = Integer.toUnsignedLong(h.l1Size()) * 8;
-        if (l1Bytes > 0 && h.l1TableOffset() > fileSize - l1Bytes) {
-            throw ImageException.corrupt(name, "L1 table at " + Hex.of(h.l1TableOffset()) + " ("
-                    + l1Bytes + " bytes) " + pastEnd(h.l1TableOffset(), fileSize) + " (" + fileSize + " bytes)");
-        }
-        long refcountBytes = Integer.toUnsignedLong(h.refcountTableClusters()) * h.clusterSize();
-        if (refcountBytes == 0) {
-            throw ImageException.corrupt(name, "refcount table has no clusters");
-        }
-        if (h.refcountTableOffset() > fileSize - refcountBytes) {
-            throw ImageException.corrupt(name, "refcount table at " + Hex.of(h.refcountTableOffset()) + " ("
-                    + refcountBytes + " bytes) " + pastEnd(h.refcountTableOffset(), fileSize) + " (" + fileSize
-                    + " bytes)");
-        }
-        if (h.nbSnapshots() != 0 && h.snapshotsOffset() >= fileSize) {
-            throw ImageException.corrupt(name, "snapshot table at " + Hex.of(h.snapshotsOffset())
-                    + " lies beyond the end of the file (" + fileSize + " bytes)");
-        }
-    }
-
-    /** Says whether a table that does not fit starts inside the file (cut off) or past its end. */
-    private static String pastEnd(long offset, long fileSize) {
-        return offset < fileSize ? "runs past the end of the file" : "lies beyond the end of the file";
     }
 
     public String name() {
@@ -298,8 +239,8 @@ public final class QcowImage implements Closeable {
 
     /** Reads and validates an L1 table. */
     long[] readL1(long offset, int entries, String what) {
-        long[] l1 = readL1Table(name, file, header.clusterSize(), offset, entries,
-                currentFileSize(offset + Integer.toUnsignedLong(entries) * 8), what);
+        long[] l1 = file.readL1(header, offset, entries, currentFileSize(offset + Integer.toUnsignedLong(entries) * 8),
+                what);
         for (int i = 0; i < l1.length; i++) {
             long l2Offset = l1[i] & L2Entry.OFFSET_MASK;
             if ((l2Offset & (header.clusterSize() - 1)) != 0) {
@@ -310,45 +251,11 @@ public final class QcowImage implements Closeable {
         return l1;
     }
 
-    /**
-     * Reads the L1 table of {@code entries} entries at {@code offset}, refusing one beyond the 32 MiB
-     * limit, not cluster aligned, or not within the first {@code fileSize} bytes of the file. The
-     * reader and the writer both read L1 tables through here.
-     */
-    static long[] readL1Table(String name, ClusterFile file, long clusterSize, long offset, int entries,
-            long fileSize, String what) {
-        long count = Integer.toUnsignedLong(entries);
-        if (count * 8 > QcowHeader.MAX_L1_BYTES) {
-            throw ImageException.corrupt(name, what + " of " + count + " entries exceeds the 32 MiB limit");
-        }
-        if (count == 0) {
-            return new long[0];
-        }
-        if (offset <= 0 || (offset & (clusterSize - 1)) != 0) {
-            throw ImageException.corrupt(name, what + " offset " + Hex.of(offset)
-                    + " is not aligned to a cluster boundary");
-        }
-        if (offset > fileSize - count * 8) {
-            throw ImageException.corrupt(name, what + " at " + Hex.of(offset) + " (" + count * 8
-                    + " bytes) " + pastEnd(offset, fileSize) + " (" + fileSize + " bytes)");
-        }
-        try {
-            return file.readLongs(offset, (int) count);
-        } catch (IOException e) {
-            throw ImageException.io(name, "read error in " + what, e);
-        }
-    }
-
     /** The L2 table at {@code offset}, raw entries (interleaved with bitmaps for extended L2). */
     long[] l2Table(long offset) {
         return L2_CACHE.get(new TableKey(this, offset), key -> {
             long clusterSize = header.clusterSize();
-            long fileSize = currentFileSize(offset + clusterSize);
-            if (offset > fileSize - clusterSize) {
-                throw ImageException.corrupt(name, "L2 table at " + Hex.of(offset)
-                        + " " + pastEnd(offset, fileSize) + " (" + fileSize + " bytes)");
-            }
-            return readLongs(offset, (int) (clusterSize / 8), "L2 table at " + Hex.of(offset));
+            return file.readL2(offset, currentFileSize(offset + clusterSize), new long[(int) (clusterSize / 8)]);
         });
     }
 
@@ -372,11 +279,7 @@ public final class QcowImage implements Closeable {
                         + " lies beyond the end of the file (" + fileSize + " bytes)");
             }
             byte[] input = new byte[(int) length + 1];
-            try {
-                file.readFully(offset, ByteBuffer.wrap(input, 0, (int) length));
-            } catch (IOException e) {
-                throw ImageException.io(name, "read error in compressed cluster at " + Hex.of(offset), e);
-            }
+            file.readFully(offset, ByteBuffer.wrap(input, 0, (int) length), "compressed cluster at " + Hex.of(offset));
             byte[] out = new byte[1 << clusterBits];
             if (!Decompressor.decompress(header.compressionType(), input, (int) length, out)) {
                 throw ImageException.corrupt(name, "compressed cluster at " + Hex.of(offset)
@@ -387,8 +290,8 @@ public final class QcowImage implements Closeable {
     }
 
     /** The file normal clusters are read from: the external data file, or the image itself. */
-    ClusterFile dataClusterFile() {
-        return dataFile != null ? dataFile : file;
+    PositionalFile dataClusterFile() {
+        return dataFile != null ? dataFile : file.file();
     }
 
     boolean hasDataFile() {
@@ -400,13 +303,9 @@ public final class QcowImage implements Closeable {
         return backing == null ? null : backing.source();
     }
 
-    /** The image file's length, covering {@code needed} if it can; see {@link ClusterFile#lengthCovering}. */
+    /** The image file's length, covering {@code needed} if it can; see {@link PositionalFile#lengthCovering}. */
     long currentFileSize(long needed) {
-        try {
-            return file.lengthCovering(needed);
-        } catch (IOException e) {
-            throw ImageException.io(name, "cannot stat", e);
-        }
+        return file.lengthCovering(needed);
     }
 
     /** Length of the file data clusters are read from (the external data file, or the image). */
@@ -415,14 +314,6 @@ public final class QcowImage implements Closeable {
             return dataClusterFile().lengthCovering(needed);
         } catch (IOException e) {
             throw ImageException.io(name, dataFile != null ? "cannot stat external data file" : "cannot stat", e);
-        }
-    }
-
-    private long[] readLongs(long offset, int count, String what) {
-        try {
-            return file.readLongs(offset, count);
-        } catch (IOException e) {
-            throw ImageException.io(name, "read error in " + what, e);
         }
     }
 

@@ -1,14 +1,14 @@
 package io.qsnapfs.engine;
 
-import io.qsnapfs.io.ClusterFile;
+import io.qsnapfs.io.PositionalFile;
 import java.io.IOException;
 
 /** A raw disk image file (used as a backing file): guest offset = file offset. */
 final class RawSource implements BlockSource {
-    private final ClusterFile file;
+    private final PositionalFile file;
     private final long size;
 
-    RawSource(ClusterFile file, long size) {
+    RawSource(PositionalFile file, long size) {
         this.file = file;
         this.size = size;
     }

@@ -6,8 +6,6 @@ import io.qsnapfs.format.Hex;
 import io.qsnapfs.format.QcowHeader;
 import io.qsnapfs.format.RefcountBlock;
 import io.qsnapfs.format.RefcountTable;
-import io.qsnapfs.io.ClusterFile;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
@@ -44,7 +42,7 @@ import java.util.function.LongUnaryOperator;
  */
 final class RefcountEditor {
     private final String name;
-    private final ClusterFile file;
+    private final ImageFile file;
     private final MetadataGuard guard;
     /** What {@link #allocate} hands out is passed through this: the identity, or a fault a test injects. */
     private final LongUnaryOperator allocationFault;
@@ -66,9 +64,9 @@ final class RefcountEditor {
     /** No free cluster lies below this one. */
     private long freeHint;
 
-    private RefcountEditor(String name, ClusterFile file, QcowHeader header, long[] table, long fileLength,
-            MetadataGuard guard, LongUnaryOperator allocationFault) {
-        this.name = name;
+    private RefcountEditor(ImageFile file, QcowHeader header, long[] table, long fileLength, MetadataGuard guard,
+            LongUnaryOperator allocationFault) {
+        this.name = file.name();
         this.file = file;
         this.guard = guard;
         this.allocationFault = allocationFault;
@@ -89,10 +87,15 @@ final class RefcountEditor {
      * Reads the refcount table named by the header (the blocks are read when first needed). Writes
      * go through {@code guard}; {@link #claimStructures} claims the table and blocks there.
      */
-    static RefcountEditor load(String name, ClusterFile file, QcowHeader header, long fileLength, MetadataGuard guard,
+    static RefcountEditor load(ImageFile file, QcowHeader header, long fileLength, MetadataGuard guard,
             LongUnaryOperator allocationFault) {
-        return new RefcountEditor(name, file, header, Refcounts.readTable(name, file, header, fileLength), fileLength,
-                guard, allocationFault);
+        return new RefcountEditor(file, header, file.readRefcountTable(header, fileLength), fileLength, guard,
+                allocationFault);
+    }
+
+    /** The offsets of the refcount blocks the table names, for {@link ImageFile#prefetch}. */
+    long[] blockOffsets() {
+        return Arrays.stream(table).map(RefcountTable::blockOffset).filter(o -> o > 0).toArray();
     }
 
     /** Claims the refcount table and every refcount block it names in the guard. */
@@ -388,13 +391,8 @@ final class RefcountEditor {
         if (offset == 0) {
             return null;
         }
-        Refcounts.checkBlockPlacement(name, t, offset, clusterSize, endCluster << clusterBits);
-        block = new byte[(int) clusterSize];
-        try {
-            file.readFully(offset, ByteBuffer.wrap(block));
-        } catch (IOException e) {
-            throw ImageException.io(name, "read error in the refcount block at " + Hex.of(offset), e);
-        }
+        file.checkBlockPlacement(t, offset, clusterSize, endCluster << clusterBits);
+        block = file.readRefcountBlock(offset, new byte[(int) clusterSize]);
         blocks[(int) t] = block;
         return block;
     }
@@ -414,28 +412,14 @@ final class RefcountEditor {
         guard.sync();
     }
 
+    /** The dirty blocks, in one batch: neighbouring blocks go out as one write. */
     private void writeBlocks() {
-        long[] offsets = dirtyBlocks.stream().mapToLong(t -> RefcountTable.blockOffset(table[t])).toArray();
-        int[] indices = dirtyBlocks.stream().toArray();
-        Integer[] byOffset = new Integer[indices.length];
-        for (int i = 0; i < indices.length; i++) {
-            byOffset[i] = i;
+        WriteBatch batch = guard.batch();
+        for (int t = dirtyBlocks.nextSetBit(0); t >= 0; t = dirtyBlocks.nextSetBit(t + 1)) {
+            batch.add(Structure.REFCOUNT_BLOCK, MetadataGuard.ANY, RefcountTable.blockOffset(table[t]),
+                    ByteBuffer.wrap(blocks[t]));
         }
-        Arrays.sort(byOffset, (a, b) -> Long.compare(offsets[a], offsets[b]));
-        int i = 0;
-        while (i < byOffset.length) {
-            int j = i + 1;
-            while (j < byOffset.length && offsets[byOffset[j]] == offsets[byOffset[j - 1]] + clusterSize
-                    && j - i < 256) {
-                j++;
-            }
-            ByteBuffer run = ByteBuffer.allocate((int) ((j - i) * clusterSize));
-            for (int k = i; k < j; k++) {
-                run.put(blocks[indices[byOffset[k]]]);
-            }
-            guard.write(Structure.REFCOUNT_BLOCK, MetadataGuard.ANY, offsets[byOffset[i]], run.flip());
-            i = j;
-        }
+        batch.write();
         dirtyBlocks.clear();
     }
 

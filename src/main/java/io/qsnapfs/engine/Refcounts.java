@@ -1,12 +1,8 @@
 package io.qsnapfs.engine;
 
-import io.qsnapfs.format.Hex;
 import io.qsnapfs.format.QcowHeader;
 import io.qsnapfs.format.RefcountBlock;
 import io.qsnapfs.format.RefcountTable;
-import io.qsnapfs.io.ClusterFile;
-import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.util.LinkedHashMap;
 
 /**
@@ -17,15 +13,15 @@ import java.util.LinkedHashMap;
  * small least-recently-used cache bounded in bytes, so the memory used does not grow with the
  * image. Lookups are thread-safe.
  *
- * <p>This class only reads. The writer ({@link RefcountEditor}) keeps its own copy of what it
- * changes and reads the image afresh for every operation.
+ * <p>This class only reads, for the reader and the check. The writer keeps its own copy of what it
+ * changes.
  */
 public final class Refcounts {
     /** Bytes of refcount blocks cached per image (at least 16 blocks). */
     private static final long CACHE_BYTES = 1L << 20;
 
     private final String name;
-    private final ClusterFile file;
+    private final ImageFile file;
     private final int clusterBits;
     private final int refcountOrder;
     private final int blockBits;
@@ -41,9 +37,8 @@ public final class Refcounts {
     private record LastBlock(long offset, byte[] data) {
     }
 
-    private Refcounts(String name, ClusterFile file, QcowHeader header, long[] table, boolean padPastEnd,
-            long cacheBytes) {
-        this.name = name;
+    private Refcounts(ImageFile file, QcowHeader header, long[] table, boolean padPastEnd, long cacheBytes) {
+        this.name = file.name();
         this.file = file;
         this.clusterBits = header.clusterBits();
         this.refcountOrder = header.refcountOrder();
@@ -57,64 +52,16 @@ public final class Refcounts {
     /**
      * Reads the refcount table named by the header.
      *
-     * @param name the image's name, for messages
      * @throws ImageException CORRUPT when the table lies (partly) beyond the end of the file, IO on
      *         read errors
      */
-    public static Refcounts load(String name, ClusterFile file, QcowHeader header) {
-        return load(name, file, header, CACHE_BYTES);
+    public static Refcounts load(ImageFile file, QcowHeader header) {
+        return load(file, header, CACHE_BYTES);
     }
 
-    /** {@link #load(String, ClusterFile, QcowHeader)} with a cache of about {@code cacheBytes}. */
-    static Refcounts load(String name, ClusterFile file, QcowHeader header, long cacheBytes) {
-        long fileSize;
-        try {
-            fileSize = file.size();
-        } catch (IOException e) {
-            throw ImageException.io(name, "cannot stat", e);
-        }
-        return new Refcounts(name, file, header, readTable(name, file, header, fileSize), false, cacheBytes);
-    }
-
-    /**
-     * Reads the entries of the refcount table named by the header, refusing a table beyond the
-     * 8 MiB limit or not within the first {@code fileSize} bytes of the file. The reader and the
-     * writer ({@link RefcountEditor}) both read the table through here.
-     */
-    static long[] readTable(String name, ClusterFile file, QcowHeader header, long fileSize) {
-        long entries = RefcountTable.entries(Integer.toUnsignedLong(header.refcountTableClusters()),
-                header.clusterBits());
-        long bytes = entries * 8;
-        if (bytes > QcowHeader.MAX_REFTABLE_BYTES) {
-            throw ImageException.corrupt(name, "refcount table of " + entries + " entries exceeds the 8 MiB limit");
-        }
-        long offset = header.refcountTableOffset();
-        if (offset > fileSize - bytes) {
-            throw ImageException.corrupt(name, "refcount table at " + Hex.of(offset) + " (" + bytes
-                    + " bytes) lies beyond the end of the file (" + fileSize + " bytes)");
-        }
-        try {
-            return file.readLongs(offset, (int) entries);
-        } catch (IOException e) {
-            throw ImageException.io(name, "read error in the refcount table", e);
-        }
-    }
-
-    /**
-     * Refuses a refcount block (of table entry {@code tableIndex}) that is not cluster aligned, that
-     * has bit 63 set, or, when {@code fileSize} is not negative, that does not lie within the file.
-     */
-    static void checkBlockPlacement(String name, long tableIndex, long blockOffset, long clusterSize,
-            long fileSize) {
-        if ((blockOffset & (clusterSize - 1)) != 0) {
-            throw ImageException.corrupt(name, "refcount block " + tableIndex + " at " + Hex.of(blockOffset)
-                    + " is not aligned to a cluster boundary");
-        }
-        // Offsets come from 64-bit entries: one with bit 63 set is negative, and past any file.
-        if (blockOffset < 0 || (fileSize >= 0 && blockOffset > fileSize - clusterSize)) {
-            throw ImageException.corrupt(name, "refcount block " + tableIndex + " at " + Hex.of(blockOffset)
-                    + " lies beyond the end of the file (" + fileSize + " bytes)");
-        }
+    /** {@link #load(ImageFile, QcowHeader)} with a cache of about {@code cacheBytes}. */
+    static Refcounts load(ImageFile file, QcowHeader header, long cacheBytes) {
+        return new Refcounts(file, header, file.readRefcountTable(header, file.length()), false, cacheBytes);
     }
 
     /**
@@ -122,18 +69,8 @@ public final class Refcounts {
      * reads as zeros, for the table and for every block, and nothing is refused for its placement
      * (the check reports that itself). Misaligned blocks still fail in {@link #get}.
      */
-    static Refcounts loadForCheck(String name, ClusterFile file, QcowHeader header) {
-        try {
-            long entries = RefcountTable.entries(Integer.toUnsignedLong(header.refcountTableClusters()),
-                    header.clusterBits());
-            if (entries * 8 > QcowHeader.MAX_REFTABLE_BYTES) {
-                throw ImageException.corrupt(name, "refcount table of " + entries + " entries exceeds the 8 MiB limit");
-            }
-            return new Refcounts(name, file, header, file.readLongs(header.refcountTableOffset(), (int) entries),
-                    true, CACHE_BYTES);
-        } catch (IOException e) {
-            throw ImageException.io(name, "read error in the refcount table", e);
-        }
+    public static Refcounts loadForCheck(ImageFile file, QcowHeader header) {
+        return new Refcounts(file, header, file.readRefcountTable(header, -1), true, CACHE_BYTES);
     }
 
     /** Entries in the refcount table. */
@@ -212,9 +149,9 @@ public final class Refcounts {
             }
         }
         long clusterSize = 1L << clusterBits;
-        checkBlockPlacement(name, tableIndex, blockOffset, clusterSize,
-                padPastEnd ? -1 : currentFileSize(blockOffset + clusterSize));
-        byte[] b = readPadded(blockOffset);
+        file.checkBlockPlacement(tableIndex, blockOffset, clusterSize,
+                padPastEnd ? -1 : file.lengthCovering(blockOffset + clusterSize));
+        byte[] b = file.readRefcountBlock(blockOffset, new byte[1 << clusterBits]);
         remember(blockOffset, b);
         return b;
     }
@@ -228,29 +165,6 @@ public final class Refcounts {
                 it.remove();
             }
             last = new LastBlock(blockOffset, block);
-        }
-    }
-
-    /**
-     * Reads one cluster at {@code offset} with no checks: bytes past the end of the file read as
-     * zeros, the way QEMU's file driver returns them. The consistency check reads blocks that way
-     * to see exactly what QEMU sees.
-     */
-    byte[] readPadded(long offset) {
-        byte[] b = new byte[1 << clusterBits];
-        try {
-            file.readFully(offset, ByteBuffer.wrap(b));
-        } catch (IOException e) {
-            throw ImageException.io(name, "read error in the refcount block at " + Hex.of(offset), e);
-        }
-        return b;
-    }
-
-    private long currentFileSize(long needed) {
-        try {
-            return file.lengthCovering(needed);
-        } catch (IOException e) {
-            throw ImageException.io(name, "cannot stat", e);
         }
     }
 

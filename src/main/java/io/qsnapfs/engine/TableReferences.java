@@ -4,10 +4,10 @@ import io.qsnapfs.engine.MetadataGuard.Structure;
 import io.qsnapfs.format.Hex;
 import io.qsnapfs.format.L2Entry;
 import io.qsnapfs.format.QcowHeader;
-import io.qsnapfs.io.ClusterFile;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.stream.LongStream;
 
 /**
  * The references an L1 table makes, for the writer: adding or removing one reference to every
@@ -25,7 +25,8 @@ import java.nio.ByteOrder;
  */
 final class TableReferences {
     private final String name;
-    private final ClusterFile file;
+    private final ImageFile file;
+    private final QcowHeader header;
     private final MetadataGuard guard;
     private final RefcountEditor refcounts;
     /** The file's length when the operation began: tables are read only before anything is written. */
@@ -35,13 +36,12 @@ final class TableReferences {
     private final boolean extended;
     private final int entryWords;
     private final int l2Entries;
-    private final ByteBuffer l2Bytes;
     private final long[] table;
 
-    TableReferences(String name, ClusterFile file, QcowHeader header, RefcountEditor refcounts, long fileLength,
-            MetadataGuard guard) {
-        this.name = name;
+    TableReferences(ImageFile file, QcowHeader header, RefcountEditor refcounts, long fileLength, MetadataGuard guard) {
+        this.name = file.name();
         this.file = file;
+        this.header = header;
         this.guard = guard;
         this.refcounts = refcounts;
         this.fileLength = fileLength;
@@ -50,13 +50,22 @@ final class TableReferences {
         this.extended = header.hasExtendedL2();
         this.entryWords = header.l2EntryWords();
         this.l2Entries = header.l2Entries();
-        this.l2Bytes = ByteBuffer.allocate((int) clusterSize).order(ByteOrder.BIG_ENDIAN);
         this.table = new long[(int) (clusterSize / 8)];
     }
 
     /** Reads an L1 table of {@code size} entries at {@code offset}, checking where it lies. */
     long[] readL1(long offset, int size, String what) {
-        return QcowImage.readL1Table(name, file, clusterSize, offset, size, fileLength, what);
+        return file.readL1(header, offset, size, fileLength, what);
+    }
+
+    /**
+     * Has the kernel start reading what a walk of the tables {@code l1s} reads: their L2 tables and
+     * the refcount blocks ({@link ImageFile#prefetch}).
+     */
+    void prefetch(long[]... l1s) {
+        LongStream l2s = Arrays.stream(l1s).flatMapToLong(Arrays::stream).map(e -> e & L2Entry.OFFSET_MASK)
+                .filter(o -> o != 0);
+        file.prefetch(LongStream.concat(l2s, Arrays.stream(refcounts.blockOffsets())).toArray(), clusterSize);
     }
 
     /** Claims in the guard the L2 tables {@code l1} names (checking each entry as {@link #adjust} does). */
@@ -114,10 +123,11 @@ final class TableReferences {
     /**
      * Sets COPIED in {@code l1} and in the L2 tables it reaches exactly where the refcount (as the
      * editor has it now) is 1. Changed L2 tables, and {@code l1} itself at {@code l1Offset} (a
-     * structure of kind {@code l1Kind}) when it changed, are written at once (no sync); {@code l1}
-     * is changed in memory too.
+     * structure of kind {@code l1Kind}) when it changed, are written (no sync; the L2 tables as one
+     * batch, then the L1 table); {@code l1} is changed in memory too.
      */
     void updateCopied(long[] l1, long l1Offset, Structure l1Kind) {
+        WriteBatch l2Tables = guard.batch();
         boolean l1Changed = false;
         for (int i = 0; i < l1.length; i++) {
             long l2Offset = l2Offset(l1[i], i);
@@ -145,9 +155,10 @@ final class TableReferences {
                 }
             }
             if (changed) {
-                writeTable(Structure.L2, l2Offset, entries);
+                l2Tables.add(Structure.L2, l2Offset, l2Offset, encode(entries));
             }
         }
+        l2Tables.write();
         if (l1Changed) {
             writeTable(l1Kind, l1Offset, l1);
         }
@@ -158,10 +169,15 @@ final class TableReferences {
      * with zeros to whole clusters.
      */
     void writeTable(Structure kind, long offset, long[] entries) {
+        guard.write(kind, offset, offset, encode(entries));
+    }
+
+    /** A table's bytes: big-endian entries, padded with zeros to whole clusters (at least one). */
+    private ByteBuffer encode(long[] entries) {
         long bytes = Math.max(clusterSize, ((entries.length * 8L + clusterSize - 1) / clusterSize) * clusterSize);
         ByteBuffer b = ByteBuffer.allocate((int) bytes).order(ByteOrder.BIG_ENDIAN);
         b.asLongBuffer().put(entries);
-        guard.write(kind, offset, offset, b);
+        return b;
     }
 
     private static long copied(long entry, boolean onlyOwner) {
@@ -195,12 +211,6 @@ final class TableReferences {
     }
 
     private long[] readL2(long offset) {
-        try {
-            file.readFully(offset, l2Bytes.clear());
-        } catch (IOException e) {
-            throw ImageException.io(name, "read error in the L2 table at " + Hex.of(offset), e);
-        }
-        l2Bytes.flip().asLongBuffer().get(table);
-        return table;
+        return file.readL2(offset, fileLength, table);
     }
 }

@@ -8,8 +8,8 @@ import io.qsnapfs.format.L2Entry;
 import io.qsnapfs.format.QcowHeader;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.format.SnapshotLookup;
-import io.qsnapfs.io.ClusterFile;
 import io.qsnapfs.io.ImageLock;
+import io.qsnapfs.io.PositionalFile;
 import io.qsnapfs.io.LockConflictException;
 import java.io.Closeable;
 import java.io.IOException;
@@ -43,7 +43,7 @@ public final class WritableImage implements Closeable {
     private static final int NEW_EXTRA_DATA = SnapshotEntry.EXTRA_WITH_ICOUNT;
 
     private final String name;
-    private final ClusterFile file;
+    private final ImageFile file;
     private final Closeable lock;
     /** The identity, or a fault a test injects into the allocator ({@link #withAllocationFault}). */
     private final LongUnaryOperator allocationFault;
@@ -55,7 +55,7 @@ public final class WritableImage implements Closeable {
      */
     private State unused;
 
-    private WritableImage(ClusterFile file, Closeable lock, LongUnaryOperator allocationFault) {
+    private WritableImage(ImageFile file, Closeable lock, LongUnaryOperator allocationFault) {
         this.name = file.name();
         this.file = file;
         this.lock = lock;
@@ -70,18 +70,11 @@ public final class WritableImage implements Closeable {
      *         features, encryption, external data file, dirty lazy refcounts); IO, NOT_FOUND
      */
     public static WritableImage open(Path path) {
-        String name = ClusterFile.nameOf(path);
-        ClusterFile file;
-        try {
-            file = ClusterFile.openReadWrite(path);
-        } catch (java.nio.file.NoSuchFileException e) {
-            throw ImageException.notFound(name, "cannot open: No such file or directory");
-        } catch (IOException e) {
-            throw ImageException.io(name, "cannot open for writing", e);
-        }
+        ImageFile file = ImageFile.openReadWrite(path);
+        String name = file.name();
         ImageLock lock;
         try {
-            lock = ImageLock.acquireForWrite(file.descriptor());
+            lock = ImageLock.acquireForWrite(file.file().descriptor());
         } catch (LockConflictException e) {
             QcowImage.closeQuietly(file);
             throw new ImageException(ImageException.Kind.BUSY, name + ": in use by another process (" + e.reason()
@@ -97,8 +90,8 @@ public final class WritableImage implements Closeable {
      * Works on an already open file, taking no locks: for tests that record the writes (crash
      * replay). The file is closed by {@link #close()}.
      */
-    public static WritableImage over(ClusterFile file) {
-        return start(file, null, LongUnaryOperator.identity());
+    public static WritableImage over(PositionalFile file) {
+        return start(ImageFile.over(file), null, LongUnaryOperator.identity());
     }
 
     /**
@@ -106,11 +99,11 @@ public final class WritableImage implements Closeable {
      * {@code fault}: for tests that show the {@link MetadataGuard} stops an allocator that hands out
      * clusters in use.
      */
-    static WritableImage withAllocationFault(ClusterFile file, LongUnaryOperator fault) {
-        return start(file, null, fault);
+    static WritableImage withAllocationFault(PositionalFile file, LongUnaryOperator fault) {
+        return start(ImageFile.over(file), null, fault);
     }
 
-    private static WritableImage start(ClusterFile file, Closeable lock, LongUnaryOperator allocationFault) {
+    private static WritableImage start(ImageFile file, Closeable lock, LongUnaryOperator allocationFault) {
         WritableImage image = new WritableImage(file, lock, allocationFault);
         try {
             image.unused = image.load(); // refuse an image we must not write at once
@@ -178,13 +171,13 @@ public final class WritableImage implements Closeable {
         }
         QcowHeader h = s.header;
         long[] l1 = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
+        s.tables.prefetch(l1);
         // 1. in memory: clusters for the L1 copy, one more reference along the active tables.
         // Allocate before adding references: growing the refcount table writes the dirty refcount
         // blocks, and those must not yet hold the new references (COPIED is still set).
         long l1Copy = l1.length == 0 ? 0 : s.refcounts.allocate(s.refcounts.clustersFor(l1.length * 8L));
         s.guard.claim(Structure.SNAPSHOT_L1, l1Copy, l1.length * 8L);
         s.tables.adjust(l1, +1);
-
         Instant now = Instant.now();
         SnapshotEntry entry = new SnapshotEntry(l1Copy, l1.length, nextId(s.snapshots).getBytes(StandardCharsets.US_ASCII),
                 nameBytes, now.getEpochSecond(), (now.getNano() / 1000) * 1000L, 0, 0, h.size(), -1,
@@ -205,7 +198,6 @@ public final class WritableImage implements Closeable {
         }
         s.tables.updateCopied(l1, h.l1TableOffset(), Structure.ACTIVE_L1);
         s.refcounts.flush();
-
         // 3. the new table into fresh clusters; sync (leaks only)
         long tableOffset = writeSnapshotTable(s, table);
         // 4. commit: the 12-byte header switch; sync
@@ -235,11 +227,12 @@ public final class WritableImage implements Closeable {
         SnapshotEntry victim = find(s.snapshots, idOrName);
         long[] snapshotL1 = s.tables.readL1(victim.l1TableOffset(), victim.l1Size(),
                 "L1 table of snapshot " + victim.idString());
+        QcowHeader h = s.header;
+        long[] active = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
+        s.tables.prefetch(snapshotL1, active);
         // Read and check both trees the steps after the switch walk, before writing anything: a
         // malformed table found after the switch would leave the request done but reported failed.
         rehearse(s, (refcounts, tables) -> releaseDeleted(s, refcounts, tables, victim, snapshotL1));
-        QcowHeader h = s.header;
-        long[] active = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
         s.tables.adjust(active, 0);
         List<SnapshotEntry> updated = new ArrayList<>(s.snapshots);
         updated.remove(victim);
@@ -250,7 +243,6 @@ public final class WritableImage implements Closeable {
         long tableOffset = updated.isEmpty() ? 0 : writeSnapshotTable(s, table);
         // commit: the 12-byte header switch; sync. The snapshot is gone, its clusters leaked
         switchSnapshotTable(s, updated.size(), tableOffset);
-
         // the references released, refcounts written before COPIED is set; sync
         releaseDeleted(s, s.refcounts, s.tables, victim, snapshotL1);
         s.refcounts.write();
@@ -307,6 +299,7 @@ public final class WritableImage implements Closeable {
                     + snapshotL1.length);
         }
         long[] oldActive = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
+        s.tables.prefetch(snapshotL1, oldActive);
         rehearse(s, (refcounts, tables) -> releaseOldActive(h, refcounts, tables, oldActive));
         int newSize = Math.max(snapshotL1.length, oldActive.length);
         // 1. in memory: clusters for the new active table, one more reference along the snapshot's.
@@ -360,10 +353,9 @@ public final class WritableImage implements Closeable {
      */
     private void rehearse(State s, Release release) {
         // releases write nothing; a guard of its own keeps the scratch copy out of the real one
-        MetadataGuard none = new MetadataGuard(name, file, s.header.clusterBits());
-        RefcountEditor scratch = RefcountEditor.load(name, file, s.header, s.fileLength, none,
-                LongUnaryOperator.identity());
-        release.run(scratch, new TableReferences(name, file, s.header, scratch, s.fileLength, none));
+        MetadataGuard none = new MetadataGuard(file, s.header.clusterBits());
+        RefcountEditor scratch = RefcountEditor.load(file, s.header, s.fileLength, none, LongUnaryOperator.identity());
+        release.run(scratch, new TableReferences(file, s.header, scratch, s.fileLength, none));
     }
 
     /** After a delete's switch: the old table, the snapshot's references, its L1 table. */
@@ -382,30 +374,26 @@ public final class WritableImage implements Closeable {
     }
 
     private State load() {
-        try {
-            long size = file.size();
-            QcowHeader h = QcowImage.readHeader(name, file, size);
-            refuseUnwritable(h);
-            QcowImage.checkTablePlacement(name, h, size);
-            List<SnapshotEntry> snapshots = SnapshotTable.read(name, file, h, size);
-            MetadataGuard guard = new MetadataGuard(name, file, h.clusterBits());
-            guard.claim(Structure.HEADER, 0, h.clusterSize());
-            guard.claim(Structure.ACTIVE_L1, h.l1TableOffset(), Integer.toUnsignedLong(h.l1Size()) * 8);
-            if (!snapshots.isEmpty()) {
-                guard.claim(Structure.SNAPSHOT_TABLE, h.snapshotsOffset(), SnapshotTable.length(snapshots));
-            }
-            RefcountEditor refcounts = RefcountEditor.load(name, file, h, size, guard, allocationFault);
-            refcounts.claimStructures();
-            TableReferences tables = new TableReferences(name, file, h, refcounts, size, guard);
-            tables.claimL2Tables(tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table"));
-            for (SnapshotEntry e : snapshots) {
-                guard.claim(Structure.SNAPSHOT_L1, e.l1TableOffset(), Integer.toUnsignedLong(e.l1Size()) * 8);
-                tables.claimL2Tables(tables.readL1(e.l1TableOffset(), e.l1Size(), "L1 table of snapshot " + e.idString()));
-            }
-            return new State(h, size, snapshots, refcounts, tables, guard);
-        } catch (IOException e) {
-            throw ImageException.io(name, "read error", e);
+        long size = file.length();
+        QcowHeader h = file.readHeader();
+        refuseUnwritable(h);
+        file.checkTablePlacement(h, size);
+        List<SnapshotEntry> snapshots = file.readSnapshotTable(h, size);
+        MetadataGuard guard = new MetadataGuard(file, h.clusterBits());
+        guard.claim(Structure.HEADER, 0, h.clusterSize());
+        guard.claim(Structure.ACTIVE_L1, h.l1TableOffset(), Integer.toUnsignedLong(h.l1Size()) * 8);
+        if (!snapshots.isEmpty()) {
+            guard.claim(Structure.SNAPSHOT_TABLE, h.snapshotsOffset(), SnapshotTable.length(snapshots));
         }
+        RefcountEditor refcounts = RefcountEditor.load(file, h, size, guard, allocationFault);
+        refcounts.claimStructures();
+        TableReferences tables = new TableReferences(file, h, refcounts, size, guard);
+        tables.claimL2Tables(tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table"));
+        for (SnapshotEntry e : snapshots) {
+            guard.claim(Structure.SNAPSHOT_L1, e.l1TableOffset(), Integer.toUnsignedLong(e.l1Size()) * 8);
+            tables.claimL2Tables(tables.readL1(e.l1TableOffset(), e.l1Size(), "L1 table of snapshot " + e.idString()));
+        }
+        return new State(h, size, snapshots, refcounts, tables, guard);
     }
 
     /** What QEMU refuses to write, and what we refuse beyond it. */

@@ -1,6 +1,6 @@
 package io.qsnapfs.fuse;
 
-import io.qsnapfs.io.ClusterFile;
+import io.qsnapfs.io.PositionalFile;
 import io.qsnapfs.mount.ImageCatalog;
 import io.qsnapfs.mount.MountTree;
 import io.qsnapfs.mount.RequestLog;
@@ -100,7 +100,7 @@ public final class FuseMount {
         Path dir = imageDir.toAbsolutePath().normalize();
         Path mp = mountPoint.toAbsolutePath().normalize();
         checkArguments(dir, mp);
-        ClusterFile.enableSpliceDescriptors();
+        PositionalFile.enableSpliceDescriptors();
         ImageCatalog catalog = new ImageCatalog(dir, log);
         NameInvalidator names = new NameInvalidator();
         catalog.onStaleNames(names::stale);

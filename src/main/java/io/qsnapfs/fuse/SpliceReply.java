@@ -2,7 +2,7 @@ package io.qsnapfs.fuse;
 
 import com.kenai.jffi.MemoryIO;
 import io.qsnapfs.engine.ExtentSink;
-import io.qsnapfs.io.ClusterFile;
+import io.qsnapfs.io.PositionalFile;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,7 +38,7 @@ final class SpliceReply implements ExtentSink {
     }
 
     @Override
-    public void data(ClusterFile file, long hostOffset, long length) throws java.io.IOException {
+    public void data(PositionalFile file, long hostOffset, long length) throws java.io.IOException {
         int fd = file.descriptor();
         if (fd >= 0 && hostOffset + length <= file.lengthCovering(hostOffset + length)) {
             parts.add(new Part(length, fd, hostOffset, 0));

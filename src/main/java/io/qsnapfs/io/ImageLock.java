@@ -53,7 +53,7 @@ import java.util.Set;
  * The locks belong to the open file description of the descriptor given (Linux {@code F_OFD_*}
  * locks, as QEMU uses): unlike classic POSIX locks they are not dropped when the process closes some
  * other descriptor of the same file, and they go away by themselves when the description is closed.
- * They need a real descriptor, so {@link ClusterFile#openReadWrite} always opens through libc.
+ * They need a real descriptor, so {@link PositionalFile#openReadWrite} always opens through libc.
  *
  * <p>An instance is used by one thread at a time (it reuses one native {@code struct flock}).
  */
@@ -84,8 +84,8 @@ public final class ImageLock implements Closeable {
 
     /**
      * Takes the locks of a qcow2 writer on the open file description of {@code fd}, which must be
-     * open for reading and writing ({@link ClusterFile#descriptor()} of a file from
-     * {@link ClusterFile#openReadWrite}).
+     * open for reading and writing ({@link PositionalFile#descriptor()} of a file from
+     * {@link PositionalFile#openReadWrite}).
      *
      * @throws LockConflictException another open of the file holds the image in a way that rules
      *         out writing it; no lock is left behind

@@ -6,8 +6,9 @@ import jnr.ffi.annotations.SaveError;
 
 /**
  * The few libc calls Java does not offer, bound through jnr-ffi (present anyway for FUSE):
- * descriptors that FUSE can splice from; standard error redirected around a libfuse call that
- * reports its failures only there ({@code dup}, {@code dup2}); and the open-file-description
+ * descriptors that FUSE can splice from; read-ahead hints ({@code posix_fadvise}); standard error
+ * redirected around a libfuse call that reports its failures only there ({@code dup},
+ * {@code dup2}); and the open-file-description
  * byte-range locks QEMU uses to keep two programs from writing one image ({@link ImageLock}).
  * Null when libc cannot be bound; callers then do without, or fail saying so when they cannot
  * (locking).
@@ -55,6 +56,9 @@ public interface LibC {
     int fcntl(int fd, int cmd, Pointer flock);
 
     String strerror(int errnum);
+
+    /** {@code posix_fadvise(fd, offset, len, advice)}; returns the error number itself (0 on success). */
+    int posix_fadvise(int fd, long offset, long len, int advice);
 
     /** The bound library, or null. */
     static LibC get() {

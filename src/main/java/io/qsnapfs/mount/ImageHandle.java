@@ -2,7 +2,7 @@ package io.qsnapfs.mount;
 
 import io.qsnapfs.engine.QcowImage;
 import io.qsnapfs.format.SnapshotEntry;
-import io.qsnapfs.io.ClusterFile;
+import io.qsnapfs.io.PositionalFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -77,7 +77,7 @@ public final class ImageHandle {
      * whole snapshot table. Data writes by a running VM touch neither, so they cause no reopen.
      */
     static byte[] fingerprint(Path path, QcowImage image) throws IOException {
-        try (ClusterFile file = ClusterFile.openReadOnly(path)) {
+        try (PositionalFile file = PositionalFile.openReadOnly(path)) {
             int headerBytes = (int) Math.min(Math.min(file.size(), image.header().clusterSize()), HEADER_FINGERPRINT);
             int tableBytes = 0;
             for (SnapshotEntry s : image.snapshots()) {

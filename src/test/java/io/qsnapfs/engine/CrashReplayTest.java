@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.qsnapfs.format.SnapshotEntry;
-import io.qsnapfs.io.ClusterFile;
+import io.qsnapfs.io.PositionalFile;
 import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Qemu;
@@ -103,7 +103,7 @@ class CrashReplayTest {
         Files.copy(original, work, StandardCopyOption.REPLACE_EXISTING);
         RecordingFileChannel channel = RecordingFileChannel.open(work);
         SnapshotEntry result;
-        try (WritableImage w = WritableImage.over(ClusterFile.wrap(work, channel))) {
+        try (WritableImage w = WritableImage.over(PositionalFile.wrap(work, channel))) {
             result = plan.op().apply(w);
         }
         List<Event> log = channel.log();

@@ -4,7 +4,7 @@ import io.qsnapfs.format.L2Entry;
 import io.qsnapfs.format.QcowHeader;
 import io.qsnapfs.format.RefcountBlock;
 import io.qsnapfs.format.RefcountTable;
-import io.qsnapfs.io.ClusterFile;
+import io.qsnapfs.io.PositionalFile;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -15,18 +15,18 @@ import java.nio.file.Path;
  * locates structures through the header the way the spec describes them.
  */
 final class ImagePoker implements AutoCloseable {
-    final ClusterFile file;
+    final PositionalFile file;
     final QcowHeader header;
 
-    private ImagePoker(ClusterFile file, QcowHeader header) {
+    private ImagePoker(PositionalFile file, QcowHeader header) {
         this.file = file;
         this.header = header;
     }
 
     static ImagePoker open(Path image) {
         try {
-            ClusterFile f = ClusterFile.openReadWrite(image);
-            return new ImagePoker(f, QcowImage.readHeader(image.getFileName().toString(), f, f.size()));
+            PositionalFile f = PositionalFile.openReadWrite(image);
+            return new ImagePoker(f, ImageFile.over(f).readHeader());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

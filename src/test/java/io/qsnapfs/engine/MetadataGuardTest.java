@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.qsnapfs.io.ClusterFile;
+import io.qsnapfs.io.PositionalFile;
 import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Qemu;
 import java.io.IOException;
@@ -68,7 +68,7 @@ class MetadataGuardTest {
     }
 
     private ImageException refused(Path img, LongUnaryOperator fault, Consumer<WritableImage> op) throws IOException {
-        try (WritableImage w = WritableImage.withAllocationFault(ClusterFile.openReadWrite(img), fault)) {
+        try (WritableImage w = WritableImage.withAllocationFault(PositionalFile.openReadWrite(img), fault)) {
             return assertThrows(ImageException.class, () -> op.accept(w));
         }
     }
@@ -130,8 +130,8 @@ class MetadataGuardTest {
     void aWriteMeantForOneStructureCannotLandOnAnother() throws IOException {
         Path img = image();
         byte[] before = Files.readAllBytes(img);
-        try (ClusterFile f = ClusterFile.openReadWrite(img)) {
-            MetadataGuard g = new MetadataGuard("a.qcow2", f, 12);
+        try (ImageFile f = ImageFile.openReadWrite(img)) {
+            MetadataGuard g = new MetadataGuard(f, 12);
             g.claim(MetadataGuard.Structure.HEADER, 0, 4096);
             g.claim(MetadataGuard.Structure.L2, 0x5000, 4096);
             g.claim(MetadataGuard.Structure.REFCOUNT_BLOCK, 0x3000, 4096);

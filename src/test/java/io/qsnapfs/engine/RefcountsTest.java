@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.qsnapfs.io.ClusterFile;
+import io.qsnapfs.io.PositionalFile;
 import io.qsnapfs.testing.Qemu;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -18,8 +18,9 @@ class RefcountsTest {
     @TempDir
     Path dir;
 
-    private static Refcounts load(ClusterFile f) throws IOException {
-        return Refcounts.load(f.name(), f, QcowImage.readHeader(f.name(), f, f.size()));
+    private static Refcounts load(PositionalFile f) throws IOException {
+        ImageFile image = ImageFile.over(f);
+        return Refcounts.load(image, image.readHeader());
     }
 
     @ParameterizedTest
@@ -36,7 +37,7 @@ class RefcountsTest {
             dataCluster = p.hostCluster(8192);
             l2Cluster = p.l2Cluster(0);
         }
-        try (ClusterFile f = ClusterFile.openReadOnly(img)) {
+        try (PositionalFile f = PositionalFile.openReadOnly(img)) {
             Refcounts r = load(f);
             long clusters = (f.size() + 4095) / 4096;
             long shared = 0;
@@ -66,7 +67,7 @@ class RefcountsTest {
             p.writeLong(table + 8, p.readLong(table + 8) | 0x100); // reserved bit
             p.writeLong(table + 24, p.fileSize() + 4096 * 512L); // beyond the end
         }
-        try (ClusterFile f = ClusterFile.openReadOnly(img)) {
+        try (PositionalFile f = PositionalFile.openReadOnly(img)) {
             Refcounts r = load(f);
             assertEquals(1, r.get(perBlock + 1), "reserved bits are ignored when reading");
             ImageException beyond = assertThrows(ImageException.class, () -> r.get(3 * perBlock));
@@ -80,7 +81,7 @@ class RefcountsTest {
             long table = p.header.refcountTableOffset();
             p.writeLong(table, p.readLong(table) + 512);
         }
-        try (ClusterFile f = ClusterFile.openReadOnly(big)) {
+        try (PositionalFile f = PositionalFile.openReadOnly(big)) {
             Refcounts r = load(f);
             ImageException e = assertThrows(ImageException.class, () -> r.get(5));
             assertTrue(e.getMessage().startsWith("big.qcow2: refcount block 0 at 0x20200 is not aligned"),
@@ -94,7 +95,7 @@ class RefcountsTest {
         try (ImagePoker p = ImagePoker.open(img)) {
             p.writeLong(48, 0x100000); // refcount_table_offset past the end
         }
-        try (ClusterFile f = ClusterFile.openReadOnly(img)) {
+        try (PositionalFile f = PositionalFile.openReadOnly(img)) {
             ImageException e = assertThrows(ImageException.class, () -> load(f));
             assertTrue(e.getMessage().startsWith("t.qcow2: refcount table at 0x100000"), e.getMessage());
         }
@@ -104,8 +105,9 @@ class RefcountsTest {
     void blockCacheStaysBounded() throws IOException {
         Path img = Qemu.create(dir.resolve("many.qcow2"), "8M", "cluster_size=512,refcount_bits=64");
         Qemu.io(img, "write -P 1 0 4M");
-        try (ClusterFile f = ClusterFile.openReadOnly(img)) {
-            Refcounts r = Refcounts.load(f.name(), f, QcowImage.readHeader(f.name(), f, f.size()), 0);
+        try (PositionalFile f = PositionalFile.openReadOnly(img)) {
+            ImageFile image = ImageFile.over(f);
+            Refcounts r = Refcounts.load(image, image.readHeader(), 0);
             long clusters = f.size() / 512;
             long used = 0;
             for (long c = 0; c < clusters; c++) {

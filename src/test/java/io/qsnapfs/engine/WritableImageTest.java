@@ -147,12 +147,12 @@ class WritableImageTest {
         long tableBefore;
         long expected = 0;
         int allocations = 20000;
-        try (io.qsnapfs.io.ClusterFile f = io.qsnapfs.io.ClusterFile.openReadWrite(img)) {
-            io.qsnapfs.format.QcowHeader h = QcowImage.readHeader("a", f, f.size());
+        try (ImageFile f = ImageFile.openReadWrite(img)) {
+            io.qsnapfs.format.QcowHeader h = f.readHeader();
             tableBefore = h.refcountTableOffset();
-            MetadataGuard guard = new MetadataGuard("a", f, h.clusterBits());
+            MetadataGuard guard = new MetadataGuard(f, h.clusterBits());
             guard.claim(MetadataGuard.Structure.HEADER, 0, h.clusterSize());
-            RefcountEditor editor = RefcountEditor.load("a", f, h, f.size(), guard,
+            RefcountEditor editor = RefcountEditor.load(f, h, f.length(), guard,
                     java.util.function.LongUnaryOperator.identity());
             editor.claimStructures();
             java.nio.ByteBuffer zeros = java.nio.ByteBuffer.allocate(clusterSize);
@@ -161,7 +161,7 @@ class WritableImageTest {
                 expected += count;
                 long offset = editor.allocate(count);
                 for (int k = 0; k < count; k++) {
-                    f.writeFully(offset + (long) k * clusterSize, zeros.clear());
+                    f.file().writeFully(offset + (long) k * clusterSize, zeros.clear());
                 }
             }
             editor.flush();

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.qsnapfs.format.SnapshotEntry;
-import io.qsnapfs.io.ClusterFile;
+import io.qsnapfs.io.PositionalFile;
 import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Qemu;
 import io.qsnapfs.testing.RecordingFileChannel;
@@ -233,7 +233,7 @@ class WriteFuzzTest {
         RecordingFileChannel channel = RecordingFileChannel.open(copy);
         try {
             assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
-                try (WritableImage w = WritableImage.over(ClusterFile.wrap(copy, channel))) {
+                try (WritableImage w = WritableImage.over(PositionalFile.wrap(copy, channel))) {
                     run(w, op);
                 } catch (ImageException expected) {
                     // the same refusal, we expect

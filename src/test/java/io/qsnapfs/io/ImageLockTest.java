@@ -56,7 +56,7 @@ class ImageLockTest {
         }
         assertEquals(new TreeSet<>(List.of(100L, 101L, 103L, 201L, 203L)), qemu, "what qemu-io holds read-write");
         assertTrue(ProcLocks.of(img).isEmpty(), "qemu-io released the image");
-        try (ClusterFile file = ClusterFile.openReadWrite(img)) {
+        try (PositionalFile file = PositionalFile.openReadWrite(img)) {
             assertTrue(file.descriptor() >= 0, "a read-write open always has a native descriptor");
             ImageLock lock = ImageLock.acquireForWrite(file.descriptor());
             assertEquals(qemu, ProcLocks.bytes(img), "ours are QEMU's");
@@ -79,7 +79,7 @@ class ImageLockTest {
             try (ImageHolder holder = start.apply(img)) {
                 String qemuReason = qemuWriterReason(img);
                 List<ProcLocks.Entry> theirs = ProcLocks.of(img);
-                try (ClusterFile file = ClusterFile.openReadWrite(img)) {
+                try (PositionalFile file = PositionalFile.openReadWrite(img)) {
                     LockConflictException e = assertThrows(LockConflictException.class,
                             () -> ImageLock.acquireForWrite(file.descriptor()), holder.description());
                     assertEquals(qemuReason, e.reason(), holder + ": the reason qemu-img snapshot -c gives");
@@ -91,7 +91,7 @@ class ImageLockTest {
             }
             assertTrue(ProcLocks.of(img).isEmpty(), "the holder is gone");
         }
-        try (ClusterFile file = ClusterFile.openReadWrite(img);
+        try (PositionalFile file = PositionalFile.openReadWrite(img);
                 ImageLock lock = ImageLock.acquireForWrite(file.descriptor())) {
             assertFalse(ProcLocks.of(img).isEmpty());
         }
@@ -107,7 +107,7 @@ class ImageLockTest {
                 List.of("qemu-img", "snapshot", "-l", path),
                 List.of("qemu-img", "snapshot", "-c", "x", path));
         byte[] before;
-        try (ClusterFile file = ClusterFile.openReadWrite(img);
+        try (PositionalFile file = PositionalFile.openReadWrite(img);
                 ImageLock lock = ImageLock.acquireForWrite(file.descriptor())) {
             before = Files.readAllBytes(img);
             for (List<String> command : refused) {
@@ -131,7 +131,7 @@ class ImageLockTest {
     @Test
     void twoWritersInOneProcessExcludeEachOther() throws IOException {
         Path img = image("twice.qcow2");
-        try (ClusterFile first = ClusterFile.openReadWrite(img); ClusterFile second = ClusterFile.openReadWrite(img)) {
+        try (PositionalFile first = PositionalFile.openReadWrite(img); PositionalFile second = PositionalFile.openReadWrite(img)) {
             ImageLock lock = ImageLock.acquireForWrite(first.descriptor());
             LockConflictException e = assertThrows(LockConflictException.class,
                     () -> ImageLock.acquireForWrite(second.descriptor()));
@@ -146,7 +146,7 @@ class ImageLockTest {
     @Test
     void withoutADescriptorLockingFailsInsteadOfSkipping() throws IOException {
         Path img = image("plain.qcow2");
-        try (ClusterFile file = ClusterFile.wrap(img, java.nio.channels.FileChannel.open(img))) {
+        try (PositionalFile file = PositionalFile.wrap(img, java.nio.channels.FileChannel.open(img))) {
             IOException e = assertThrows(IOException.class, () -> ImageLock.acquireForWrite(file.descriptor()));
             assertFalse(e instanceof LockConflictException, e.toString());
             assertEquals("the file was opened without a native descriptor to lock", e.getMessage());
@@ -155,8 +155,8 @@ class ImageLockTest {
 
     @Test
     void openReadWriteFailsLikeJavaNio() {
-        assertThrows(NoSuchFileException.class, () -> ClusterFile.openReadWrite(dir.resolve("missing.qcow2")));
-        FileSystemException e = assertThrows(FileSystemException.class, () -> ClusterFile.openReadWrite(dir));
+        assertThrows(NoSuchFileException.class, () -> PositionalFile.openReadWrite(dir.resolve("missing.qcow2")));
+        FileSystemException e = assertThrows(FileSystemException.class, () -> PositionalFile.openReadWrite(dir));
         assertEquals("Is a directory", e.getReason());
         assertEquals(dir.toString(), e.getFile());
     }

@@ -17,7 +17,7 @@ import java.nio.file.StandardOpenOption;
  * the way QEMU's file driver pads short reads; callers that must not read past the end check
  * {@link #size()} themselves.
  */
-public final class ClusterFile implements Closeable {
+public final class PositionalFile implements Closeable {
     private final Path path;
     private final String displayName;
     private final FileChannel channel;
@@ -31,14 +31,14 @@ public final class ClusterFile implements Closeable {
     /** The length the file had when last asked; see {@link #lengthCovering}. */
     private volatile long knownLength = -1;
 
-    private ClusterFile(Path path, FileChannel channel, int descriptor) {
+    private PositionalFile(Path path, FileChannel channel, int descriptor) {
         this.path = path;
         this.displayName = nameOf(path);
         this.channel = channel;
         this.descriptor = descriptor;
     }
 
-    private ClusterFile(Path path, FileChannel channel) {
+    private PositionalFile(Path path, FileChannel channel) {
         this(path, channel, -1);
     }
 
@@ -53,7 +53,7 @@ public final class ClusterFile implements Closeable {
      * open file even if the path is renamed or replaced meanwhile. Without libc the file is opened
      * plainly.
      */
-    public static ClusterFile openReadOnly(Path path) throws IOException {
+    public static PositionalFile openReadOnly(Path path) throws IOException {
         LibC libc = spliceDescriptors ? LibC.get() : null;
         if (libc != null && !Files.isDirectory(path)) {
             int fd = libc.open(path.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC);
@@ -64,23 +64,23 @@ public final class ClusterFile implements Closeable {
         return openPlain(path);
     }
 
-    /** A ClusterFile whose channel is a second open, through {@code /proc/self/fd}, of descriptor {@code fd}. */
-    private static ClusterFile withDescriptor(LibC libc, Path path, int fd, StandardOpenOption... options)
+    /** A PositionalFile whose channel is a second open, through {@code /proc/self/fd}, of descriptor {@code fd}. */
+    private static PositionalFile withDescriptor(LibC libc, Path path, int fd, StandardOpenOption... options)
             throws IOException {
         try {
-            return new ClusterFile(path, FileChannel.open(Path.of("/proc/self/fd/" + fd), options), fd);
+            return new PositionalFile(path, FileChannel.open(Path.of("/proc/self/fd/" + fd), options), fd);
         } catch (IOException | RuntimeException e) {
             libc.close(fd);
             throw e;
         }
     }
 
-    private static ClusterFile openPlain(Path path) throws IOException {
+    private static PositionalFile openPlain(Path path) throws IOException {
         // Linux opens a directory read-only without complaint; only reading it fails, much later.
         if (Files.isDirectory(path)) {
             throw new FileSystemException(path.toString(), null, "Is a directory");
         }
-        return new ClusterFile(path, FileChannel.open(path, StandardOpenOption.READ));
+        return new PositionalFile(path, FileChannel.open(path, StandardOpenOption.READ));
     }
 
     /**
@@ -89,10 +89,10 @@ public final class ClusterFile implements Closeable {
      * through {@code /proc/self/fd}, as {@link #openReadOnly} does for splicing. Only when libc cannot
      * be bound is the file opened plainly, with no descriptor; taking the locks then fails saying so.
      */
-    public static ClusterFile openReadWrite(Path path) throws IOException {
+    public static PositionalFile openReadWrite(Path path) throws IOException {
         LibC libc = LibC.get();
         if (libc == null) {
-            return new ClusterFile(path, FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE));
+            return new PositionalFile(path, FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE));
         }
         int fd = libc.open(path.toString(), LibC.O_RDWR | LibC.O_CLOEXEC);
         if (fd < 0) {
@@ -111,11 +111,11 @@ public final class ClusterFile implements Closeable {
     }
 
     /**
-     * A ClusterFile over a channel the caller opened, with no native descriptor: tests use it to
+     * A PositionalFile over a channel the caller opened, with no native descriptor: tests use it to
      * put a recording channel under the engine.
      */
-    public static ClusterFile wrap(Path path, FileChannel channel) {
-        return new ClusterFile(path, channel);
+    public static PositionalFile wrap(Path path, FileChannel channel) {
+        return new PositionalFile(path, channel);
     }
 
     /** How messages name a file: its last path component (the whole path when there is none). */
