@@ -1,7 +1,7 @@
 package io.qsnapfs.cli;
 
-import io.qsnapfs.engine.CheckResult;
-import io.qsnapfs.engine.ConsistencyCheck;
+import io.qsnapfs.engine.check.CheckResult;
+import io.qsnapfs.engine.check.ConsistencyCheck;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

@@ -1,6 +1,6 @@
 package io.qsnapfs.cli;
 
-import io.qsnapfs.engine.CheckResult;
+import io.qsnapfs.engine.check.CheckResult;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.util.LinkedHashMap;

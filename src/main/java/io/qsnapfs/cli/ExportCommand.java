@@ -1,10 +1,10 @@
 package io.qsnapfs.cli;
 
-import io.qsnapfs.engine.BackingChain;
-import io.qsnapfs.engine.BlockSource;
-import io.qsnapfs.engine.Exporter;
+import io.qsnapfs.engine.read.BackingChain;
+import io.qsnapfs.engine.read.BlockSource;
+import io.qsnapfs.engine.read.Exporter;
 import io.qsnapfs.engine.ImageException;
-import io.qsnapfs.engine.QcowImage;
+import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.format.SnapshotEntry;
 import java.io.IOException;
 import java.nio.channels.Channels;

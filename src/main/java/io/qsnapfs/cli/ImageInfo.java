@@ -1,7 +1,7 @@
 package io.qsnapfs.cli;
 
-import io.qsnapfs.engine.BackingChain;
-import io.qsnapfs.engine.QcowImage;
+import io.qsnapfs.engine.read.BackingChain;
+import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.format.Features;
 import io.qsnapfs.format.HeaderExtension;
 import io.qsnapfs.format.Hex;

@@ -3,7 +3,7 @@ package io.qsnapfs.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import io.qsnapfs.engine.QcowImage;
+import io.qsnapfs.engine.read.QcowImage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.TimeZone;

@@ -1,6 +1,6 @@
 package io.qsnapfs.cli;
 
-import io.qsnapfs.engine.WritableImage;
+import io.qsnapfs.engine.write.WritableImage;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

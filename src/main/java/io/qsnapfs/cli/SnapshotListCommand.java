@@ -1,6 +1,6 @@
 package io.qsnapfs.cli;
 
-import io.qsnapfs.engine.QcowImage;
+import io.qsnapfs.engine.read.QcowImage;
 import java.nio.file.Path;
 import java.util.TimeZone;
 import java.util.concurrent.Callable;

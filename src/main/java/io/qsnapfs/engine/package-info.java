@@ -1,10 +1,14 @@
 /**
- * The qcow2 engine. Reading: opening and validating an image ({@link io.qsnapfs.engine.QcowImage}),
- * backing chains, the one translation path from guest ranges to extents
- * ({@link io.qsnapfs.engine.BlockSource}, {@link io.qsnapfs.engine.Qcow2View}), bounded caches,
- * decompression and export. Checking: {@link io.qsnapfs.engine.ConsistencyCheck}, qemu-img check's
- * findings. Writing: the snapshot operations ({@link io.qsnapfs.engine.WritableImage}) on an
- * in-memory refcount editor and reference walk, every write through the metadata overlap guard
- * ({@link io.qsnapfs.engine.MetadataGuard}).
+ * The qcow2 engine's shared metadata layer, which its three parts build on: {@link
+ * io.qsnapfs.engine.ImageFile}, the one place where the header, L1 and L2 tables, refcount table
+ * and blocks and the snapshot table meet the disk (one validation for all, errors naming the
+ * image and the structure); the {@link io.qsnapfs.engine.MetadataGuard}, through which every
+ * metadata write goes, checked against every structure the image holds, and its {@link
+ * io.qsnapfs.engine.WriteBatch} for the writes of one step; and {@link
+ * io.qsnapfs.engine.ImageException}, the engine's one error type.
+ *
+ * <p>The parts: {@link io.qsnapfs.engine.read} (opening an image, translating guest ranges,
+ * export), {@link io.qsnapfs.engine.write} (the snapshot operations) and {@link
+ * io.qsnapfs.engine.check} (qemu-img check's findings). None of the three uses another.
  */
 package io.qsnapfs.engine;

@@ -1,7 +1,7 @@
 package io.qsnapfs.fuse;
 
 import com.kenai.jffi.MemoryIO;
-import io.qsnapfs.engine.ExtentSink;
+import io.qsnapfs.engine.read.ExtentSink;
 import io.qsnapfs.io.PositionalFile;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;

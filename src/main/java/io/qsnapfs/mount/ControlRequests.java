@@ -1,7 +1,7 @@
 package io.qsnapfs.mount;
 
 import io.qsnapfs.engine.ImageException;
-import io.qsnapfs.engine.WritableImage;
+import io.qsnapfs.engine.write.WritableImage;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.format.SnapshotLookup;
 import io.qsnapfs.mount.Node.DirKind;

@@ -1,7 +1,7 @@
 package io.qsnapfs.mount;
 
 import io.qsnapfs.engine.ImageException;
-import io.qsnapfs.engine.QcowImage;
+import io.qsnapfs.engine.read.QcowImage;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;

@@ -1,6 +1,6 @@
 package io.qsnapfs.mount;
 
-import io.qsnapfs.engine.QcowImage;
+import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.io.PositionalFile;
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package io.qsnapfs.mount;
 
-import io.qsnapfs.engine.BlockSource;
+import io.qsnapfs.engine.read.BlockSource;
 import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.mount.Node.DirKind;

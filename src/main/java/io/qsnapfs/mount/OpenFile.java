@@ -1,6 +1,6 @@
 package io.qsnapfs.mount;
 
-import io.qsnapfs.engine.ExtentSink;
+import io.qsnapfs.engine.read.ExtentSink;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 

@@ -1,6 +1,6 @@
 package io.qsnapfs.mount;
 
-import io.qsnapfs.engine.ExtentSink;
+import io.qsnapfs.engine.read.ExtentSink;
 import java.nio.ByteBuffer;
 
 /** The file a successful request leaves: empty; closing it ends one use of the receipt. */

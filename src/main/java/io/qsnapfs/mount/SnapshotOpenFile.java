@@ -1,7 +1,7 @@
 package io.qsnapfs.mount;
 
-import io.qsnapfs.engine.BlockSource;
-import io.qsnapfs.engine.ExtentSink;
+import io.qsnapfs.engine.read.BlockSource;
+import io.qsnapfs.engine.read.ExtentSink;
 import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.format.SnapshotEntry;
 import java.io.IOException;

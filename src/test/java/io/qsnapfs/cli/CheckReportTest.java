@@ -2,7 +2,7 @@ package io.qsnapfs.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.qsnapfs.engine.CheckResult;
+import io.qsnapfs.engine.check.CheckResult;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

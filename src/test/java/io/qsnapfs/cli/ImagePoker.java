@@ -1,6 +1,6 @@
 package io.qsnapfs.cli;
 
-import io.qsnapfs.engine.QcowImage;
+import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.format.HeaderExtension;
 import io.qsnapfs.format.QcowHeader;
 import io.qsnapfs.format.SnapshotEntry;

@@ -1,5 +1,6 @@
 package io.qsnapfs.engine;
 
+import io.qsnapfs.engine.read.QcowImage;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 

@@ -14,16 +14,16 @@ import java.nio.file.Path;
  * Plants faults in an image's metadata for tests: stored refcounts, L1/L2 entries, raw words. It
  * locates structures through the header the way the spec describes them.
  */
-final class ImagePoker implements AutoCloseable {
-    final PositionalFile file;
-    final QcowHeader header;
+public final class ImagePoker implements AutoCloseable {
+    public final PositionalFile file;
+    public final QcowHeader header;
 
     private ImagePoker(PositionalFile file, QcowHeader header) {
         this.file = file;
         this.header = header;
     }
 
-    static ImagePoker open(Path image) {
+    public static ImagePoker open(Path image) {
         try {
             PositionalFile f = PositionalFile.openReadWrite(image);
             return new ImagePoker(f, ImageFile.over(f).readHeader());
@@ -32,11 +32,11 @@ final class ImagePoker implements AutoCloseable {
         }
     }
 
-    long clusterSize() {
+    public long clusterSize() {
         return header.clusterSize();
     }
 
-    long fileSize() {
+    public long fileSize() {
         try {
             return file.size();
         } catch (IOException e) {
@@ -44,7 +44,7 @@ final class ImagePoker implements AutoCloseable {
         }
     }
 
-    long readLong(long pos) {
+    public long readLong(long pos) {
         try {
             return file.read(pos, 8).getLong();
         } catch (IOException e) {
@@ -52,7 +52,7 @@ final class ImagePoker implements AutoCloseable {
         }
     }
 
-    void writeLong(long pos, long value) {
+    public void writeLong(long pos, long value) {
         try {
             file.writeFully(pos, ByteBuffer.allocate(8).putLong(0, value));
         } catch (IOException e) {
@@ -60,7 +60,7 @@ final class ImagePoker implements AutoCloseable {
         }
     }
 
-    void write(long pos, byte[] bytes) {
+    public void write(long pos, byte[] bytes) {
         try {
             file.writeFully(pos, ByteBuffer.wrap(bytes));
         } catch (IOException e) {
@@ -68,7 +68,7 @@ final class ImagePoker implements AutoCloseable {
         }
     }
 
-    byte[] read(long pos, int length) {
+    public byte[] read(long pos, int length) {
         try {
             byte[] b = new byte[length];
             file.readFully(pos, ByteBuffer.wrap(b));
@@ -78,7 +78,7 @@ final class ImagePoker implements AutoCloseable {
         }
     }
 
-    void truncate(long size) {
+    public void truncate(long size) {
         try {
             file.channel().truncate(size);
             if (file.size() < size) {
@@ -90,12 +90,12 @@ final class ImagePoker implements AutoCloseable {
     }
 
     /** Byte offset of the refcount table entry describing host cluster {@code cluster}. */
-    long refcountTableEntryPos(long cluster) {
+    public long refcountTableEntryPos(long cluster) {
         int blockBits = RefcountBlock.blockBits(header.clusterBits(), header.refcountOrder());
         return header.refcountTableOffset() + (cluster >>> blockBits) * 8;
     }
 
-    long storedRefcount(long cluster) {
+    public long storedRefcount(long cluster) {
         int blockBits = RefcountBlock.blockBits(header.clusterBits(), header.refcountOrder());
         long block = RefcountTable.blockOffset(readLong(refcountTableEntryPos(cluster)));
         if (block == 0) {
@@ -106,7 +106,7 @@ final class ImagePoker implements AutoCloseable {
     }
 
     /** Overwrites the stored refcount of a host cluster; its refcount block must exist. */
-    void setStoredRefcount(long cluster, long value) {
+    public void setStoredRefcount(long cluster, long value) {
         int blockBits = RefcountBlock.blockBits(header.clusterBits(), header.refcountOrder());
         long block = RefcountTable.blockOffset(readLong(refcountTableEntryPos(cluster)));
         if (block == 0) {
@@ -118,12 +118,12 @@ final class ImagePoker implements AutoCloseable {
     }
 
     /** Byte offset of the active L1 entry covering guest offset {@code guest}. */
-    long l1EntryPos(long guest) {
+    public long l1EntryPos(long guest) {
         return header.l1TableOffset() + (guest >>> (header.clusterBits() + header.l2Bits())) * 8;
     }
 
     /** Byte offset of the active L2 entry for guest offset {@code guest}; its L2 table must exist. */
-    long l2EntryPos(long guest) {
+    public long l2EntryPos(long guest) {
         long l2 = readLong(l1EntryPos(guest)) & L2Entry.OFFSET_MASK;
         if (l2 == 0) {
             throw new IllegalStateException("no L2 table for guest offset " + guest);
@@ -133,12 +133,12 @@ final class ImagePoker implements AutoCloseable {
     }
 
     /** The host cluster index a normal guest cluster maps to. */
-    long hostCluster(long guest) {
+    public long hostCluster(long guest) {
         return (readLong(l2EntryPos(guest)) & L2Entry.OFFSET_MASK) >>> header.clusterBits();
     }
 
     /** The cluster index of the L2 table covering guest offset {@code guest}. */
-    long l2Cluster(long guest) {
+    public long l2Cluster(long guest) {
         return (readLong(l1EntryPos(guest)) & L2Entry.OFFSET_MASK) >>> header.clusterBits();
     }
 

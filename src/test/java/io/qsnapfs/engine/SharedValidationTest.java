@@ -1,5 +1,8 @@
 package io.qsnapfs.engine;
 
+import io.qsnapfs.engine.check.ConsistencyCheck;
+import io.qsnapfs.engine.read.QcowImage;
+import io.qsnapfs.engine.write.WritableImage;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;

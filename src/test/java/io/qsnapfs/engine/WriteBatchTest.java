@@ -1,5 +1,6 @@
 package io.qsnapfs.engine;
 
+import io.qsnapfs.engine.write.WritableImage;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

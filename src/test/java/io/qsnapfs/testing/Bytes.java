@@ -2,7 +2,7 @@ package io.qsnapfs.testing;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
-import io.qsnapfs.engine.BlockSource;
+import io.qsnapfs.engine.read.BlockSource;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;

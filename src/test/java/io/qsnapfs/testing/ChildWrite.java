@@ -2,7 +2,7 @@ package io.qsnapfs.testing;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
-import io.qsnapfs.engine.WritableImage;
+import io.qsnapfs.engine.write.WritableImage;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;

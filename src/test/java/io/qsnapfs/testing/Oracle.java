@@ -3,8 +3,8 @@ package io.qsnapfs.testing;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import io.qsnapfs.engine.BlockSource;
-import io.qsnapfs.engine.QcowImage;
+import io.qsnapfs.engine.read.BlockSource;
+import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.format.SnapshotEntry;
 import java.io.IOException;
 import java.io.UncheckedIOException;

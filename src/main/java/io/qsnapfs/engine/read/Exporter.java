@@ -1,0 +1,271 @@
+package io.qsnapfs.engine.read;
+
+import io.qsnapfs.io.PositionalFile;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Copies a whole disk ({@link BlockSource}) into a raw file, the way {@code qemu-img convert -O raw}
+ * does, through the same translation ({@link BlockSource#map}) that every other read uses.
+ *
+ * <ul>
+ * <li>Data extents are copied file to file with {@link FileChannel#transferTo}, so the bytes stay in
+ * the kernel (sendfile); neighbouring host clusters arrive already merged into one extent.</li>
+ * <li>Zero extents (unallocated clusters, zero clusters, the area past a backing file) are not
+ * written at all when the target is a regular file: its length is set first, so they stay holes
+ * and the output is as sparse as the snapshot.</li>
+ * <li>Computed extents (decompressed clusters) are written from memory.</li>
+ * </ul>
+ *
+ * The guest range is translated in chunks of {@link #chunkSize()} bytes so that a {@link Progress}
+ * can be told how far the copy has got; the chunk size bounds nothing else, since extents are
+ * streamed straight to the target.
+ */
+public final class Exporter {
+    /** Guest bytes translated per {@code map} call (and per progress report). */
+    public static final long DEFAULT_CHUNK = 64L << 20;
+    /**
+     * Chunks copied at once into a regular file (each by its own thread, with its own descriptor).
+     * One: timed until the output was on disk (2 GiB, ext4, six alternating runs), one stream took
+     * a median 3.6 s and two 4.2 s, the disk seeking between the two regions.
+     */
+    public static final int DEFAULT_STREAMS = 1;
+
+    private static final int ZERO_BUFFER = 1 << 20;
+
+    /** Receives the number of guest bytes done after each chunk; may be called from several threads. */
+    @FunctionalInterface
+    public interface Progress {
+        /** {@code done} of {@code total} guest bytes are in the target. */
+        void copied(long done, long total);
+
+        /** A progress that ignores every report. */
+        Progress NONE = (done, total) -> {
+        };
+    }
+
+    private final BlockSource source;
+    private final long chunkSize;
+    private final int streams;
+    private ByteBuffer zeros;
+
+    /** An exporter of {@code source} with the default chunk size and number of streams. */
+    public Exporter(BlockSource source) {
+        this(source, DEFAULT_CHUNK, DEFAULT_STREAMS);
+    }
+
+    /**
+     * An exporter of {@code source} that translates {@code chunkSize} guest bytes at a time and,
+     * into a regular file, copies up to {@code streams} chunks at once (more streams can help on
+     * storage that likes parallel requests); a pipe or device is always written in order.
+     */
+    public Exporter(BlockSource source, long chunkSize, int streams) {
+        if (chunkSize <= 0 || streams <= 0) {
+            throw new IllegalArgumentException("chunk size and streams must be positive: " + chunkSize + ", "
+                    + streams);
+        }
+        this.source = source;
+        this.chunkSize = chunkSize;
+        this.streams = streams;
+    }
+
+    public long chunkSize() {
+        return chunkSize;
+    }
+
+    /**
+     * Writes the disk to {@code out}. A regular file (or a new one) is truncated and set to the
+     * disk's size before anything is copied, so zero ranges stay holes. Anything else that exists
+     * already (a block device, {@code /dev/null}) is written from its start, zeros included, and not
+     * truncated.
+     */
+    public void toFile(Path out, Progress progress) throws IOException {
+        if (Files.exists(out) && !Files.isRegularFile(out)) {
+            try (FileChannel channel = FileChannel.open(out, StandardOpenOption.WRITE)) {
+                copy(channel, false, progress);
+            }
+            return;
+        }
+        // Opened once through NIO first: its errors name the file and say why (no such directory...).
+        FileChannel.open(out, StandardOpenOption.CREATE, StandardOpenOption.WRITE).close();
+        // Truncated and sized through a descriptor of its own, closed before anything is written:
+        // ext4 starts write-back of a file that was truncated to zero when that descriptor closes
+        // (auto_da_alloc), which would make the export wait for gigabytes to reach the disk.
+        try (RandomAccessFile file = new RandomAccessFile(out.toFile(), "rw")) {
+            file.setLength(0);
+            file.setLength(source.size());
+        }
+        if (streams == 1 || source.size() <= chunkSize) {
+            try (FileChannel channel = FileChannel.open(out, StandardOpenOption.WRITE)) {
+                copy(channel, true, progress);
+            }
+        } else {
+            copyInParallel(out, progress);
+        }
+    }
+
+    /**
+     * Writes the disk to a channel in order, from the channel's current position, zeros included
+     * (a pipe or standard output cannot have holes).
+     */
+    public void toChannel(WritableByteChannel out, Progress progress) throws IOException {
+        copy(out, false, progress);
+    }
+
+    private void copy(WritableByteChannel out, boolean holes, Progress progress) throws IOException {
+        long size = source.size();
+        Target target = new Target(out, holes);
+        for (long pos = 0; pos < size; ) {
+            long n = Math.min(chunkSize, size - pos);
+            copyChunk(target, pos, n);
+            pos += n;
+            progress.copied(pos, size);
+        }
+    }
+
+    private void copyChunk(Target target, long pos, long n) throws IOException {
+        target.position = pos;
+        source.map(pos, n, target);
+        if (target.position != pos + n) {
+            throw new IllegalStateException(source.describe() + ": translation of " + pos + "+" + n + " ended at "
+                    + target.position);
+        }
+    }
+
+    /**
+     * Copies into a regular file of the right length with several threads, each taking the next
+     * chunk and writing through a descriptor of its own (sendfile writes at the descriptor's
+     * offset, so descriptors cannot be shared). The first failure stops the others and is thrown.
+     */
+    private void copyInParallel(Path out, Progress progress) throws IOException {
+        long size = source.size();
+        AtomicLong next = new AtomicLong();
+        AtomicLong done = new AtomicLong();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        int count = (int) Math.min(streams, (size + chunkSize - 1) / chunkSize);
+        List<Thread> workers = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            Thread t = new Thread(() -> {
+                try (FileChannel channel = FileChannel.open(out, StandardOpenOption.WRITE)) {
+                    Target target = new Target(channel, true);
+                    for (long pos; failure.get() == null && (pos = next.getAndAdd(chunkSize)) < size; ) {
+                        long n = Math.min(chunkSize, size - pos);
+                        copyChunk(target, pos, n);
+                        progress.copied(done.addAndGet(n), size);
+                    }
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                }
+            }, "export-" + i);
+            t.setDaemon(true);
+            workers.add(t);
+            t.start();
+        }
+        try {
+            for (Thread t : workers) {
+                t.join();
+            }
+        } catch (InterruptedException e) {
+            failure.compareAndSet(null, e);
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("export of " + source.describe() + " interrupted");
+        }
+        Throwable e = failure.get();
+        if (e instanceof IOException io) {
+            throw io;
+        }
+        if (e instanceof RuntimeException re) {
+            throw re;
+        }
+        if (e instanceof Error err) {
+            throw err;
+        }
+    }
+
+    private ByteBuffer zeros() {
+        if (zeros == null) {
+            zeros = ByteBuffer.allocateDirect(ZERO_BUFFER);
+        }
+        return zeros;
+    }
+
+    /**
+     * The sink that writes extents at their guest offsets. With a file channel and {@code holes}
+     * every write is positional and zeros are skipped; otherwise the target is written in order.
+     */
+    private final class Target implements ExtentSink {
+        private final WritableByteChannel out;
+        private final FileChannel file;
+        private final boolean holes;
+        private long position;
+
+        Target(WritableByteChannel out, boolean holes) {
+            this.out = out;
+            this.file = holes ? (FileChannel) out : null;
+            this.holes = holes;
+        }
+
+        @Override
+        public void zero(long length) throws IOException {
+            if (!holes) {
+                ByteBuffer z = zeros();
+                long left = length;
+                while (left > 0) {
+                    z.clear().limit((int) Math.min(left, z.capacity()));
+                    while (z.hasRemaining()) {
+                        out.write(z);
+                    }
+                    left -= z.limit();
+                }
+            }
+            position += length;
+        }
+
+        @Override
+        public void data(PositionalFile from, long hostOffset, long length) throws IOException {
+            FileChannel src = from.channel();
+            long done = 0;
+            while (done < length) {
+                if (file != null) {
+                    file.position(position + done);
+                }
+                long n = src.transferTo(hostOffset + done, length - done, out);
+                if (n <= 0) {
+                    break; // past the end of the source file: the rest reads as zeros
+                }
+                done += n;
+            }
+            position += done;
+            if (done < length) {
+                zero(length - done);
+            }
+        }
+
+        @Override
+        public void bytes(ByteBuffer data) throws IOException {
+            int length = data.remaining();
+            if (file != null) {
+                long at = position;
+                while (data.hasRemaining()) {
+                    at += file.write(data, at);
+                }
+            } else {
+                while (data.hasRemaining()) {
+                    out.write(data);
+                }
+            }
+            position += length;
+        }
+    }
+}

@@ -1,0 +1,220 @@
+package io.qsnapfs.engine.write;
+
+import io.qsnapfs.engine.ImageException;
+import io.qsnapfs.engine.WriteBatch;
+import io.qsnapfs.engine.ImageFile;
+import io.qsnapfs.engine.MetadataGuard;
+import io.qsnapfs.engine.MetadataGuard.Structure;
+import io.qsnapfs.format.Hex;
+import io.qsnapfs.format.L2Entry;
+import io.qsnapfs.format.QcowHeader;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.stream.LongStream;
+
+/**
+ * The references an L1 table makes, for the writer: adding or removing one reference to every
+ * cluster the table reaches, and setting the COPIED flags that follow from the refcounts.
+ *
+ * <p>What an L1 table reaches, as QEMU and {@code qemu-img check} count it (one reference per
+ * pointer): each L2 table its entries name; in each L2 table, each normal or allocated-zero data
+ * cluster, and for each compressed entry every host cluster its byte range touches. A cluster
+ * reached through two L1 tables (the active one and a snapshot's, say) thus has refcount 2 even
+ * when both reach it through the same L2 table. The L1 table's own clusters are not included;
+ * the caller allocates and frees those.
+ *
+ * <p>COPIED (bit 63 of an L1 or standard L2 entry) says "refcount is exactly 1, write in place".
+ * It is never set for compressed entries.
+ */
+final class TableReferences {
+    private final String name;
+    private final ImageFile file;
+    private final QcowHeader header;
+    private final MetadataGuard guard;
+    private final RefcountEditor refcounts;
+    /** The file's length when the operation began: tables are read only before anything is written. */
+    private final long fileLength;
+    private final int clusterBits;
+    private final long clusterSize;
+    private final boolean extended;
+    private final int entryWords;
+    private final int l2Entries;
+    private final long[] table;
+
+    TableReferences(ImageFile file, QcowHeader header, RefcountEditor refcounts, long fileLength, MetadataGuard guard) {
+        this.name = file.name();
+        this.file = file;
+        this.header = header;
+        this.guard = guard;
+        this.refcounts = refcounts;
+        this.fileLength = fileLength;
+        this.clusterBits = header.clusterBits();
+        this.clusterSize = header.clusterSize();
+        this.extended = header.hasExtendedL2();
+        this.entryWords = header.l2EntryWords();
+        this.l2Entries = header.l2Entries();
+        this.table = new long[(int) (clusterSize / 8)];
+    }
+
+    /** Reads an L1 table of {@code size} entries at {@code offset}, checking where it lies. */
+    long[] readL1(long offset, int size, String what) {
+        return file.readL1(header, offset, size, fileLength, what);
+    }
+
+    /**
+     * Has the kernel start reading what a walk of the tables {@code l1s} reads: their L2 tables and
+     * the refcount blocks ({@link ImageFile#prefetch}).
+     */
+    void prefetch(long[]... l1s) {
+        LongStream l2s = Arrays.stream(l1s).flatMapToLong(Arrays::stream).map(e -> e & L2Entry.OFFSET_MASK)
+                .filter(o -> o != 0);
+        file.prefetch(LongStream.concat(l2s, Arrays.stream(refcounts.blockOffsets())).toArray(), clusterSize);
+    }
+
+    /** Claims in the guard the L2 tables {@code l1} names (checking each entry as {@link #adjust} does). */
+    void claimL2Tables(long[] l1) {
+        for (int i = 0; i < l1.length; i++) {
+            long l2Offset = l2Offset(l1[i], i);
+            if (l2Offset != 0) {
+                guard.claim(Structure.L2, l2Offset, clusterSize);
+            }
+        }
+    }
+
+    /**
+     * Adds {@code addend} (+1 or -1) to the refcount of every cluster {@code l1} reaches, in
+     * memory; with 0, only reads and checks every table on the way. Nothing is written.
+     *
+     * @throws ImageException CORRUPT for a malformed entry or table; INVALID_ARGUMENT on overflow
+     */
+    void adjust(long[] l1, int addend) {
+        for (int i = 0; i < l1.length; i++) {
+            long l2Offset = l2Offset(l1[i], i);
+            if (l2Offset == 0) {
+                continue;
+            }
+            change(l2Offset >>> clusterBits, addend);
+            long[] entries = readL2(l2Offset);
+            for (int j = 0; j < l2Entries; j++) {
+                long entry = entries[j * entryWords];
+                switch (L2Entry.kind(entry, extended, false)) {
+                    case COMPRESSED -> {
+                        long offset = L2Entry.compressedOffset(entry, clusterBits);
+                        long last = (offset + L2Entry.compressedLength(entry, clusterBits) - 1) >>> clusterBits;
+                        for (long c = offset >>> clusterBits; c <= last; c++) {
+                            change(c, addend);
+                        }
+                    }
+                    case NORMAL, ZERO_ALLOC -> change(dataOffset(entry, l2Offset, j) >>> clusterBits, addend);
+                    case UNALLOCATED, ZERO_PLAIN -> {
+                        // owns no cluster
+                    }
+                }
+            }
+        }
+    }
+
+    private void change(long cluster, int addend) {
+        if (addend != 0) {
+            refcounts.add(cluster, addend);
+        } else if (refcounts.get(cluster) == 0) {
+            throw ImageException.corrupt(name, "cluster " + Hex.of(cluster << clusterBits)
+                    + " is in use but its refcount is 0; run 'qemu-img check -r all' first");
+        }
+    }
+
+    /**
+     * Sets COPIED in {@code l1} and in the L2 tables it reaches exactly where the refcount (as the
+     * editor has it now) is 1. Changed L2 tables, and {@code l1} itself at {@code l1Offset} (a
+     * structure of kind {@code l1Kind}) when it changed, are written (no sync; the L2 tables as one
+     * batch, then the L1 table); {@code l1} is changed in memory too.
+     */
+    void updateCopied(long[] l1, long l1Offset, Structure l1Kind) {
+        WriteBatch l2Tables = guard.batch();
+        boolean l1Changed = false;
+        for (int i = 0; i < l1.length; i++) {
+            long l2Offset = l2Offset(l1[i], i);
+            if (l2Offset == 0) {
+                continue;
+            }
+            long wanted = copied(l1[i], refcounts.get(l2Offset >>> clusterBits) == 1);
+            if (wanted != l1[i]) {
+                l1[i] = wanted;
+                l1Changed = true;
+            }
+            long[] entries = readL2(l2Offset);
+            boolean changed = false;
+            for (int j = 0; j < l2Entries; j++) {
+                long entry = entries[j * entryWords];
+                L2Entry.Kind kind = L2Entry.kind(entry, extended, false);
+                if (kind != L2Entry.Kind.NORMAL && kind != L2Entry.Kind.ZERO_ALLOC) {
+                    continue; // COPIED is never set on compressed entries, and means nothing without a cluster
+                }
+                long data = dataOffset(entry, l2Offset, j);
+                long updated = copied(entry, refcounts.get(data >>> clusterBits) == 1);
+                if (updated != entry) {
+                    entries[j * entryWords] = updated;
+                    changed = true;
+                }
+            }
+            if (changed) {
+                l2Tables.add(Structure.L2, l2Offset, l2Offset, encode(entries));
+            }
+        }
+        l2Tables.write();
+        if (l1Changed) {
+            writeTable(l1Kind, l1Offset, l1);
+        }
+    }
+
+    /**
+     * Writes the table {@code kind} at {@code offset}, at least {@code clusterSize} bytes, padded
+     * with zeros to whole clusters.
+     */
+    void writeTable(Structure kind, long offset, long[] entries) {
+        guard.write(kind, offset, offset, encode(entries));
+    }
+
+    /** A table's bytes: big-endian entries, padded with zeros to whole clusters (at least one). */
+    private ByteBuffer encode(long[] entries) {
+        long bytes = Math.max(clusterSize, ((entries.length * 8L + clusterSize - 1) / clusterSize) * clusterSize);
+        ByteBuffer b = ByteBuffer.allocate((int) bytes).order(ByteOrder.BIG_ENDIAN);
+        b.asLongBuffer().put(entries);
+        return b;
+    }
+
+    private static long copied(long entry, boolean onlyOwner) {
+        return onlyOwner ? entry | L2Entry.COPIED : entry & ~L2Entry.COPIED;
+    }
+
+    private long l2Offset(long l1Entry, int index) {
+        if ((l1Entry & L2Entry.L1_RESERVED_MASK) != 0) {
+            throw ImageException.corrupt(name, "L1 entry " + index + " has reserved bits set (" + Hex.of(l1Entry)
+                    + "); run 'qemu-img check'");
+        }
+        long offset = l1Entry & L2Entry.OFFSET_MASK;
+        if ((offset & (clusterSize - 1)) != 0) {
+            throw ImageException.corrupt(name, "L1 entry " + index + " points to an L2 table at " + Hex.of(offset)
+                    + " that is not aligned to a cluster boundary");
+        }
+        if (offset != 0 && (offset >>> clusterBits) >= refcounts.endCluster()) {
+            throw ImageException.corrupt(name, "L2 table at " + Hex.of(offset) + " lies beyond the end of the file");
+        }
+        return offset;
+    }
+
+    /** The host offset of a standard entry's cluster, checked for alignment. */
+    private long dataOffset(long entry, long l2Offset, int index) {
+        long offset = entry & L2Entry.OFFSET_MASK;
+        if (offset != 0 && (offset & (clusterSize - 1)) != 0) {
+            throw ImageException.corrupt(name, "L2 table at " + Hex.of(l2Offset) + " entry " + index
+                    + " points to a data cluster at " + Hex.of(offset) + " that is not aligned to a cluster boundary");
+        }
+        return offset;
+    }
+
+    private long[] readL2(long offset) {
+        return file.readL2(offset, fileLength, table);
+    }
+}

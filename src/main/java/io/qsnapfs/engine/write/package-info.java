@@ -1,0 +1,9 @@
+/**
+ * Writing images: the snapshot operations create, delete and apply in QEMU's crash-safe order
+ * ({@link io.qsnapfs.engine.write.WritableImage}, each step's crash argument at its lines), on an
+ * in-memory refcount editor and cluster allocator ({@link io.qsnapfs.engine.write.RefcountEditor})
+ * and the walk that adds or removes the references an L1 table makes and sets COPIED ({@link
+ * io.qsnapfs.engine.write.TableReferences}). Every write goes through the shared layer's {@link
+ * io.qsnapfs.engine.MetadataGuard}.
+ */
+package io.qsnapfs.engine.write;
