@@ -23,8 +23,10 @@ import java.util.function.LongUnaryOperator;
  * blocks (and table entries, for new blocks) held here and mark them dirty; nothing reaches the
  * file until {@link #write()} or {@link #flush()}. A snapshot operation can therefore do all its
  * refcount arithmetic, find an overflow or a corrupt table, and give up with the file untouched.
- * The one exception is the growth of the refcount table itself ({@link #growTable}), a complete
- * crash-safe sequence of its own with its own syncs.
+ * The one step that writes on its own is the growth of the refcount table ({@link
+ * #reserveTableFor}, a complete crash-safe sequence with its own syncs), and the editor never
+ * takes it behind its caller's back: the caller reserves before it allocates, as a step of its
+ * own.
  *
  * <p>{@link #write()} writes dirty refcount blocks before dirty table entries, so a table entry
  * never points at a block that is not on disk yet. Which order the caller gives to refcount writes
@@ -180,16 +182,15 @@ final class RefcountEditor {
         }
     }
 
+    /** Where {@link #allocate} would put a run: its clusters, the blocks it needs after them, the last range touched. */
+    private record Placement(long start, long end, long lastRange) {
+    }
+
     /**
-     * Allocates {@code count} contiguous free clusters, giving each refcount 1 (in memory), and
-     * returns the byte offset of the first; the caller claims them in the guard for what it puts
-     * there. Ranges of the run that have no refcount block yet get one in the clusters right after
-     * the run (claimed here). May grow the refcount table, which writes and syncs.
+     * The first run of {@code count} free clusters (at or after the hint) that is followed by room
+     * for the refcount blocks its ranges lack: the blocks go right after the run.
      */
-    long allocate(long count) {
-        if (count <= 0) {
-            throw new IllegalArgumentException("cannot allocate " + count + " clusters");
-        }
+    private Placement place(long count) {
         long from = freeHint;
         while (true) {
             long start = findFree(count, from);
@@ -205,37 +206,67 @@ final class RefcountEditor {
             }
             long end = start + count + newBlocks;
             long busy = firstUsed(start + count, end);
-            if (busy >= 0) {
-                from = busy + 1;
-                continue;
+            if (busy < 0) {
+                return new Placement(start, end, (end - 1) >>> blockBits);
             }
-            long lastRange = (end - 1) >>> blockBits;
-            if (lastRange >= table.length) {
-                growTable(lastRange);
-                from = freeHint;
-                continue; // the table's own clusters may have taken the run; look again
-            }
-            long next = start + count;
-            for (long t = start >>> blockBits; t <= lastRange; t++) {
-                if (blockOffset(t) == 0) {
-                    guard.claim(Structure.REFCOUNT_BLOCK, next << clusterBits, clusterSize);
-                    blocks[(int) t] = new byte[(int) clusterSize];
-                    table[(int) t] = next << clusterBits;
-                    dirtyEntries.set((int) t);
-                    next++;
-                }
-            }
-            for (long c = start; c < end; c++) {
-                byte[] block = block(c >>> blockBits);
-                RefcountBlock.set(block, order, (int) (c & blockMask), 1);
-                dirtyBlocks.set((int) (c >>> blockBits));
-            }
-            if (start == freeHint) {
-                freeHint = end;
-            }
-            endCluster = Math.max(endCluster, end);
-            return allocationFault.applyAsLong(start << clusterBits);
+            from = busy + 1;
         }
+    }
+
+    /**
+     * Makes the refcount table long enough for the next {@link #allocate} of {@code count}
+     * clusters, moving it to a bigger one if it is not ({@link #growTable}: a complete crash-safe
+     * sequence of writes and syncs of its own). The one step of the editor that writes on its own;
+     * the caller takes it, as a step of its operation, before allocating.
+     */
+    void reserveTableFor(long count) {
+        if (count <= 0) {
+            throw new IllegalArgumentException("cannot allocate " + count + " clusters");
+        }
+        for (Placement p = place(count); p.lastRange() >= table.length; p = place(count)) {
+            growTable(p.lastRange()); // the table's own clusters may take the run: place again
+        }
+    }
+
+    /**
+     * Allocates {@code count} contiguous free clusters, giving each refcount 1, in memory only, and
+     * returns the byte offset of the first; the caller claims them in the guard for what it puts
+     * there. Ranges of the run that have no refcount block yet get one in the clusters right after
+     * the run (claimed here). {@link #reserveTableFor} must have made the table long enough.
+     *
+     * @throws IllegalStateException when the refcount table would have to grow first
+     */
+    long allocate(long count) {
+        if (count <= 0) {
+            throw new IllegalArgumentException("cannot allocate " + count + " clusters");
+        }
+        Placement p = place(count);
+        if (p.lastRange() >= table.length) {
+            throw new IllegalStateException(name + ": " + count + " clusters at cluster " + p.start()
+                    + " need refcount table entry " + p.lastRange() + "; reserveTableFor was not called");
+        }
+        long start = p.start();
+        long end = p.end();
+        long next = start + count;
+        for (long t = start >>> blockBits; t <= p.lastRange(); t++) {
+            if (blockOffset(t) == 0) {
+                guard.claim(Structure.REFCOUNT_BLOCK, next << clusterBits, clusterSize);
+                blocks[(int) t] = new byte[(int) clusterSize];
+                table[(int) t] = next << clusterBits;
+                dirtyEntries.set((int) t);
+                next++;
+            }
+        }
+        for (long c = start; c < end; c++) {
+            byte[] block = block(c >>> blockBits);
+            RefcountBlock.set(block, order, (int) (c & blockMask), 1);
+            dirtyBlocks.set((int) (c >>> blockBits));
+        }
+        if (start == freeHint) {
+            freeHint = end;
+        }
+        endCluster = Math.max(endCluster, end);
+        return allocationFault.applyAsLong(start << clusterBits);
     }
 
     /** Clusters needed for {@code bytes} bytes. */

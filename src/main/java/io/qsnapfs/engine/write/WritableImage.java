@@ -141,10 +141,11 @@ public final class WritableImage implements Closeable {
      *
      * <p>Order of writes (QEMU's):
      * <ol>
-     * <li>In memory: clusters for the snapshot's copy of the L1 table, then one more reference to
-     *     everything the active L1 table reaches (an overflow or a malformed table stops here;
-     *     nothing is written, unless the allocation had to grow the refcount table, which is
-     *     crash-safe and consistent on its own).
+     * <li>If the snapshot's copy of the L1 table needs clusters the refcount table cannot describe
+     *     yet, the refcount table grows first ({@link RefcountEditor#reserveTableFor}: a crash-safe
+     *     sequence of its own, consistent at every sync). Then, in memory: clusters for the copy,
+     *     one more reference to everything the active L1 table reaches (an overflow or a malformed
+     *     table stops here with nothing written beyond that growth).
      * <li>Write the L1 copy; clear COPIED in the active tables wherever a refcount is about to
      *     become 2 (before the refcounts themselves, so even a torn sequence never leaves COPIED on
      *     a shared cluster, where QEMU would write in place); write the refcounts; sync. Nothing
@@ -176,10 +177,15 @@ public final class WritableImage implements Closeable {
         QcowHeader h = s.header;
         long[] l1 = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
         s.tables.prefetch(l1);
-        // 1. in memory: clusters for the L1 copy, one more reference along the active tables.
-        // Allocate before adding references: growing the refcount table writes the dirty refcount
-        // blocks, and those must not yet hold the new references (COPIED is still set).
-        long l1Copy = l1.length == 0 ? 0 : s.refcounts.allocate(s.refcounts.clustersFor(l1.length * 8L));
+        // 1. the refcount table grown if the L1 copy needs it (its own crash-safe sequence, before
+        // any reference is added: it writes the dirty refcount blocks, which must not yet hold the
+        // new references while COPIED is still set); then, in memory, clusters for the L1 copy and
+        // one more reference along the active tables.
+        long l1Clusters = s.refcounts.clustersFor(l1.length * 8L);
+        if (l1.length > 0) {
+            s.refcounts.reserveTableFor(l1Clusters);
+        }
+        long l1Copy = l1.length == 0 ? 0 : s.refcounts.allocate(l1Clusters);
         s.guard.claim(Structure.SNAPSHOT_L1, l1Copy, l1.length * 8L);
         s.tables.adjust(l1, +1);
         Instant now = Instant.now();
@@ -217,11 +223,20 @@ public final class WritableImage implements Closeable {
     /**
      * Deletes the snapshot with ID {@code idOrName}, else the one named so.
      *
-     * <p>Order of writes: the table without the entry into fresh clusters, sync; the 12-byte header
-     * switch, sync (the snapshot is gone; its clusters are merely leaked until the next step);
-     * then, in memory, the old table freed and one reference fewer along the snapshot's L1 table,
-     * its L1 table freed; the refcounts written before COPIED is set where they dropped to 1 (so a
-     * torn sequence never shows COPIED on a cluster still shared); sync.
+     * <p>Order of writes:
+     * <ol>
+     * <li>Before any write, both trees the steps after the switch walk are read and checked, the
+     *     releases rehearsed on a scratch copy of the refcounts: a malformed table or a refcount
+     *     that would drop below 0 found after the switch would leave the request done but reported
+     *     failed.
+     * <li>The table without the entry into fresh clusters (the refcount table grown first if they
+     *     need it); sync. Only leaks.
+     * <li>The 12-byte header switch; sync. The snapshot is gone; its clusters are merely leaked
+     *     until the next step.
+     * <li>In memory, the old table freed and one reference fewer along the snapshot's L1 table, its
+     *     L1 table freed; the refcounts written before COPIED is set where they dropped to 1 (so a
+     *     torn sequence never shows COPIED on a cluster still shared); sync.
+     * </ol>
      *
      * @return the deleted entry
      * @throws ImageException NOT_FOUND; INVALID_ARGUMENT when the name is shared by several snapshots
@@ -234,20 +249,19 @@ public final class WritableImage implements Closeable {
         QcowHeader h = s.header;
         long[] active = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
         s.tables.prefetch(snapshotL1, active);
-        // Read and check both trees the steps after the switch walk, before writing anything: a
-        // malformed table found after the switch would leave the request done but reported failed.
+        // 1. both trees read and checked, the releases rehearsed, before anything is written
         rehearse(s, (refcounts, tables) -> releaseDeleted(s, refcounts, tables, victim, snapshotL1));
         s.tables.adjust(active, 0);
         List<SnapshotEntry> updated = new ArrayList<>(s.snapshots);
         updated.remove(victim);
         ByteBuffer table = SnapshotTable.encode(name, updated, h.size());
 
-        // the table without the entry into fresh clusters; sync (leaks only)
+        // 2. the table without the entry into fresh clusters; sync (leaks only)
         clearUnknownAutoclear(s);
         long tableOffset = updated.isEmpty() ? 0 : writeSnapshotTable(s, table);
-        // commit: the 12-byte header switch; sync. The snapshot is gone, its clusters leaked
+        // 3. commit: the 12-byte header switch; sync. The snapshot is gone, its clusters leaked
         switchSnapshotTable(s, updated.size(), tableOffset);
-        // the references released, refcounts written before COPIED is set; sync
+        // 4. the references released, refcounts written before COPIED is set; sync
         releaseDeleted(s, s.refcounts, s.tables, victim, snapshotL1);
         s.refcounts.write();
         s.tables.updateCopied(active, h.l1TableOffset(), Structure.ACTIVE_L1);
@@ -264,9 +278,10 @@ public final class WritableImage implements Closeable {
      *
      * <p>Order of writes:
      * <ol>
-     * <li>In memory: clusters for a new active L1 table (QEMU overwrites the old one in place; a
-     *     fresh table makes the switch below one small write that cannot be torn); then one more
-     *     reference along the snapshot's L1 table (an overflow stops here).
+     * <li>The refcount table grown if the new active L1 table needs it (its own crash-safe
+     *     sequence); then, in memory: clusters for the new active L1 table (QEMU overwrites the old
+     *     one in place; a fresh table makes the switch below one small write that cannot be torn);
+     *     one more reference along the snapshot's L1 table (an overflow stops here).
      * <li>COPIED cleared in the snapshot's tables (all now shared); the new active table, a copy
      *     of the snapshot's padded with zeros to the larger of the two lengths; the refcounts;
      *     sync. Only leaks so far.
@@ -306,10 +321,11 @@ public final class WritableImage implements Closeable {
         s.tables.prefetch(snapshotL1, oldActive);
         rehearse(s, (refcounts, tables) -> releaseOldActive(h, refcounts, tables, oldActive));
         int newSize = Math.max(snapshotL1.length, oldActive.length);
-        // 1. in memory: clusters for the new active table, one more reference along the snapshot's.
-        // Allocate before adding references (see create).
+        // 1. the refcount table grown if need be; in memory: clusters for the new active table, one
+        // more reference along the snapshot's. Allocate before adding references (see create).
         long newOffset = h.l1TableOffset();
         if (newSize > 0) {
+            s.refcounts.reserveTableFor(s.refcounts.clustersFor(newSize * 8L));
             newOffset = s.refcounts.allocate(s.refcounts.clustersFor(newSize * 8L));
             s.guard.claim(Structure.ACTIVE_L1, newOffset, newSize * 8L);
         }
@@ -432,8 +448,12 @@ public final class WritableImage implements Closeable {
         }
     }
 
-    /** Writes {@code table} into fresh clusters and syncs it with their refcounts; returns its offset. */
+    /**
+     * Writes {@code table} into fresh clusters and syncs it with their refcounts (the refcount table
+     * grown first if they need it); returns its offset.
+     */
     private long writeSnapshotTable(State s, ByteBuffer table) {
+        s.refcounts.reserveTableFor(s.refcounts.clustersFor(table.remaining()));
         long offset = s.refcounts.allocate(s.refcounts.clustersFor(table.remaining()));
         long padded = s.refcounts.clustersFor(table.remaining()) * s.refcounts.clusterSize();
         s.guard.claim(Structure.SNAPSHOT_TABLE, offset, padded);

@@ -163,6 +163,7 @@ class WritableImageTest {
             for (int i = 0; i < allocations; i++) {
                 int count = i % 500 == 499 ? 700 : 1 + i % 3; // long runs span ranges with no block
                 expected += count;
+                editor.reserveTableFor(count);
                 long offset = editor.allocate(count);
                 for (int k = 0; k < count; k++) {
                     f.file().writeFully(offset + (long) k * clusterSize, zeros.clear());
