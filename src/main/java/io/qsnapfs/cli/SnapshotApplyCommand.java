@@ -1,32 +1,23 @@
 package io.qsnapfs.cli;
 
 import io.qsnapfs.engine.write.WritableImage;
-import java.nio.file.Path;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code qsnapfs snapshot apply IMAGE ID_OR_NAME}: {@code qemu-img snapshot -a}. Silent on success;
- * the engine takes QEMU's locks and refuses an image a running QEMU holds.
+ * {@code qsnapfs snapshot apply IMAGE ID_OR_NAME}: {@code qemu-img snapshot -a}.
  */
 @Command(name = "apply", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = {"Revert the active layer of IMAGE to the snapshot with ID ID_OR_NAME, else the one"
             + " named so, like qemu-img snapshot -a. The image's size becomes the snapshot's.",
             "Whatever was written since is lost. Prints nothing on success. Refuses an image another"
                 + " process (a running VM) has open."})
-final class SnapshotApplyCommand extends CommandBase implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "IMAGE", description = "The qcow2 image.")
-    Path image;
-
+final class SnapshotApplyCommand extends SnapshotWriteCommand {
     @Parameters(index = "1", paramLabel = "ID_OR_NAME", description = "The snapshot's ID or name.")
     String snapshot;
 
     @Override
-    public Integer call() {
-        try (WritableImage img = WritableImage.open(image)) {
-            img.apply(snapshot);
-        }
-        return 0;
+    void operate(WritableImage img) {
+        img.apply(snapshot);
     }
 }

@@ -1,31 +1,22 @@
 package io.qsnapfs.cli;
 
 import io.qsnapfs.engine.write.WritableImage;
-import java.nio.file.Path;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code qsnapfs snapshot delete IMAGE ID_OR_NAME}: {@code qemu-img snapshot -d}. Silent on success;
- * the engine takes QEMU's locks and refuses an image a running QEMU holds.
+ * {@code qsnapfs snapshot delete IMAGE ID_OR_NAME}: {@code qemu-img snapshot -d}.
  */
 @Command(name = "delete", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = {"Delete the snapshot with ID ID_OR_NAME from IMAGE, else the one named so,"
             + " like qemu-img snapshot -d.",
             "Prints nothing on success. Refuses an image another process (a running VM) has open."})
-final class SnapshotDeleteCommand extends CommandBase implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "IMAGE", description = "The qcow2 image.")
-    Path image;
-
+final class SnapshotDeleteCommand extends SnapshotWriteCommand {
     @Parameters(index = "1", paramLabel = "ID_OR_NAME", description = "The snapshot's ID or name.")
     String snapshot;
 
     @Override
-    public Integer call() {
-        try (WritableImage img = WritableImage.open(image)) {
-            img.delete(snapshot);
-        }
-        return 0;
+    void operate(WritableImage img) {
+        img.delete(snapshot);
     }
 }

@@ -38,16 +38,6 @@ final class LogOpenFile implements OpenFile {
     }
 
     @Override
-    public boolean keepCache() {
-        return false;
-    }
-
-    @Override
-    public boolean directIo() {
-        return true;
-    }
-
-    @Override
     public void close() {
     }
 }

@@ -27,16 +27,6 @@ final class ReceiptOpenFile implements OpenFile {
     }
 
     @Override
-    public boolean keepCache() {
-        return false;
-    }
-
-    @Override
-    public boolean directIo() {
-        return true;
-    }
-
-    @Override
     public void close() {
         receipt.close();
     }
