@@ -11,7 +11,6 @@ import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Qemu;
 import io.qsnapfs.testing.QemuState;
 import io.qsnapfs.testing.QemuState.Listed;
-import io.qsnapfs.testing.ChildWrite;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -27,7 +27,7 @@ public final class Qemu {
     /** Runs a command and returns its result, failing the test if it cannot be started or hangs. */
     public static Result run(List<String> command) {
         Processes.Output o = Processes.run(command, Map.of(), null);
-        return new Result(o.status(), o.outText(), o.err());
+        return new Result(o.exitCode(), o.stdout(), o.stderr());
     }
 
     /** Runs a command that must succeed; returns its standard output. */
