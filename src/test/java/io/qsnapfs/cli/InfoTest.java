@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -74,7 +73,7 @@ class InfoTest {
         assertTrue(text.contains("\ndata file: none\n"), text);
         assertTrue(text.contains("feature name table"), text);
         // The snapshot table is qemu-img's, line for line.
-        String qemu = new String(Processes.qemuSnapshotList(img, TimeZone.getDefault().getID()),
+        String qemu = new String(Qemu.snapshotList(img, TimeZone.getDefault().getID()),
                 StandardCharsets.UTF_8);
         assertTrue(text.endsWith(qemu), text + "\nshould end with\n" + qemu);
 

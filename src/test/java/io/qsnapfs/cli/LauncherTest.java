@@ -48,7 +48,7 @@ class LauncherTest {
         for (String tz : new String[] {"Asia/Kolkata", "America/Los_Angeles"}) {
             Processes.Output ours = qsnapfs(Map.of("TZ", tz), "snapshot", "list", "web01.qcow2");
             assertEquals(0, ours.exitCode(), ours.stderr());
-            assertArrayEquals(Processes.qemuSnapshotList(img, tz), ours.stdoutBytes(), ours.stdout());
+            assertArrayEquals(Qemu.snapshotList(img, tz), ours.stdoutBytes(), ours.stdout());
         }
     }
 

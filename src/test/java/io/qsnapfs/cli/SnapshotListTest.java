@@ -3,7 +3,6 @@ package io.qsnapfs.cli;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -34,7 +33,7 @@ class SnapshotListTest {
 
     static void assertSameAsQemu(Path image) {
         for (String tz : ZONES) {
-            byte[] expected = Processes.qemuSnapshotList(image, tz);
+            byte[] expected = Qemu.snapshotList(image, tz);
             byte[] actual = ours(image, tz);
             assertArrayEquals(expected, actual, () -> "TZ=" + tz + "\nqemu-img:\n"
                     + new String(expected, StandardCharsets.UTF_8) + "qsnapfs:\n"
@@ -92,7 +91,7 @@ class SnapshotListTest {
     @Test
     void imageWithoutSnapshotsPrintsNothingLikeQemu() {
         Path img = Qemu.create(dir.resolve("none.qcow2"), "4M", "");
-        assertEquals(0, Processes.qemuSnapshotList(img, "UTC").length, "qemu-img prints nothing here");
+        assertEquals(0, Qemu.snapshotList(img, "UTC").length, "qemu-img prints nothing here");
         assertSameAsQemu(img);
     }
 

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.qsnapfs.testing.ImageHolder;
+import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Qemu;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -96,7 +97,7 @@ class SnapshotWriteCommandTest {
         assertSilentSuccess(CliRun.of("snapshot", "create", img.toString(), "nightly"));
         assertEquals(Map.of("1", "nightly"), snapshots(img));
         assertTrue(Qemu.img("snapshot", "-l", img.toString()).contains("nightly"));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertArrayEquals(active, Qemu.snapshotBytes(img, "1", dir));
 
         // Writing after the snapshot leaves it alone; the next one gets the next ID.
@@ -104,7 +105,7 @@ class SnapshotWriteCommandTest {
         byte[] later = Qemu.activeBytes(img, dir);
         assertSilentSuccess(CliRun.of("snapshot", "create", img.toString(), "second one"));
         assertEquals(Map.of("1", "nightly", "2", "second one"), snapshots(img));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertArrayEquals(active, Qemu.snapshotBytes(img, "1", dir));
         assertArrayEquals(later, Qemu.snapshotBytes(img, "2", dir));
     }
@@ -121,11 +122,11 @@ class SnapshotWriteCommandTest {
 
         assertSilentSuccess(CliRun.of("snapshot", "delete", img.toString(), "2"));
         assertEquals(Map.of("1", "a", "3", "c"), snapshots(img));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
 
         assertSilentSuccess(CliRun.of("snapshot", "delete", img.toString(), "c"));
         assertEquals(Map.of("1", "a"), snapshots(img));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertArrayEquals(first, Qemu.snapshotBytes(img, "1", dir));
     }
 
@@ -142,14 +143,14 @@ class SnapshotWriteCommandTest {
         Qemu.snapshot(img, "1");
         Qemu.io(img, "write -P 0xdd 0 1M");
         Path copy = Files.copy(img, dir.resolve("copy.qcow2"));
-        Qemu.img("snapshot", "-a", "1", copy.toString());
+        Qemu.applySnapshot(copy, "1");
         assertSilentSuccess(CliRun.of("snapshot", "apply", img.toString(), "1"));
         assertArrayEquals(Qemu.activeBytes(copy, dir), Qemu.activeBytes(img, dir));
         assertArrayEquals(Qemu.snapshotBytes(img, "1", dir), Qemu.activeBytes(img, dir));
 
         assertSilentSuccess(CliRun.of("snapshot", "delete", img.toString(), "1"));
         assertEquals(Map.of("2", "1"), snapshots(img));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
     }
 
     @Test
@@ -160,26 +161,26 @@ class SnapshotWriteCommandTest {
         assertSilentSuccess(CliRun.of("snapshot", "apply", img.toString(), "base"));
         assertArrayEquals(Qemu.snapshotBytes(img, "1", dir), Qemu.activeBytes(img, dir));
         assertEquals(Map.of("1", "base"), snapshots(img), "apply keeps the snapshot");
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
 
         Qemu.io(img, "write -P 0x99 0 16M");
         assertSilentSuccess(CliRun.of("snapshot", "apply", img.toString(), "1"));
         assertArrayEquals(Qemu.snapshotBytes(img, "1", dir), Qemu.activeBytes(img, dir));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
     }
 
     @Test
     void applyAfterAResizeDoesWhatQemuDoes() throws IOException {
         Path img = image("web01.qcow2");
         Qemu.snapshot(img, "small");
-        Qemu.img("resize", "-q", img.toString(), "48M");
+        Qemu.resize(img, "48M");
         Qemu.io(img, "write -P 0xaa 40M 4M", "write -P 0xbb 0 1M");
         Path copy = Files.copy(img, dir.resolve("copy.qcow2"), StandardCopyOption.COPY_ATTRIBUTES);
-        Qemu.img("snapshot", "-a", "small", copy.toString());
+        Qemu.applySnapshot(copy, "small");
         assertSilentSuccess(CliRun.of("snapshot", "apply", img.toString(), "small"));
         assertEquals(virtualSize(copy), virtualSize(img), "the size qemu-img snapshot -a leaves");
         assertArrayEquals(Qemu.activeBytes(copy, dir), Qemu.activeBytes(img, dir));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
     }
 
     @Test
@@ -260,7 +261,7 @@ class SnapshotWriteCommandTest {
         }
         assertSilentSuccess(CliRun.of("snapshot", "create", img.toString(), "x"));
         assertEquals(Map.of("1", "base", "2", "x"), snapshots(img));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
     }
 
     private static String[] prepend(String first, String[] rest) {

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.qsnapfs.cli.CheckReport;
 import io.qsnapfs.format.L2Entry;
+import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -136,12 +137,12 @@ class ConsistencyCheckTest {
             Qemu.snapshot(img, "s" + i);
             Qemu.io(img, "write -P " + (i + 2) + " " + (i * 1024 * 1024) + " 1536k");
         }
-        Qemu.img("snapshot", "-d", "s2", img.toString());
-        Qemu.img("snapshot", "-a", "s4", img.toString());
+        Qemu.deleteSnapshot(img, "s2");
+        Qemu.applySnapshot(img, "s4");
         Qemu.io(img, "write -P 9 3M 64k");
-        Qemu.img("resize", img.toString(), "80M");
+        Qemu.resize(img, "80M");
         Qemu.snapshot(img, "after-resize");
-        Qemu.img("snapshot", "-d", "s0", img.toString());
+        Qemu.deleteSnapshot(img, "s0");
         assertCleanLikeQemu(img);
     }
 
@@ -428,7 +429,7 @@ class ConsistencyCheckTest {
     void dirtyLazyRefcountImageLeftByACrash() {
         Path img = create("dirty.qcow2", "8M", "lazy_refcounts=on");
         Qemu.io(img, "write -P 1 0 1M");
-        Qemu.Result crash = Qemu.run(List.of("qemu-io", "-f", "qcow2", "-c", "write -P 2 2M 1M", "-c",
+        Processes.Output crash = Qemu.run(List.of("qemu-io", "-f", "qcow2", "-c", "write -P 2 2M 1M", "-c",
                 "write -P 3 0 64k", "-c", "abort", img.toString()));
         assertTrue(crash.exitCode() != 0, "qemu-io abort should die");
         CheckResult r = assertSameAsQemu(img); // refcounts were never written: corruptions
@@ -490,7 +491,7 @@ class ConsistencyCheckTest {
         assertFalse(r.complete());
         assertEquals(1, r.exitStatus());
         assertTrue(r.failure().startsWith("extra.qcow2: "), r.failure());
-        Qemu.Result q = Qemu.run(List.of("qemu-img", "check", img.toString()));
+        Processes.Output q = Qemu.run(List.of("qemu-img", "check", img.toString()));
         assertEquals(1, q.exitCode(), q.stdout() + q.stderr());
         assertEquals(q.stdout(), CheckReport.human(r));
     }
@@ -506,7 +507,7 @@ class ConsistencyCheckTest {
         assertEquals(1, r.exitStatus());
         assertTrue(r.failure().startsWith("huge.qcow2: the file holds 2516582400 clusters of 512 bytes"),
                 r.failure());
-        Qemu.Result q = Qemu.run(List.of("qemu-img", "check", img.toString()));
+        Processes.Output q = Qemu.run(List.of("qemu-img", "check", img.toString()));
         assertEquals(1, q.exitCode(), q.stdout() + q.stderr());
     }
 

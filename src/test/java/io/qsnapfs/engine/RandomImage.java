@@ -65,15 +65,15 @@ final class RandomImage {
                 img.recipe.append("snapshot -c ").append(name).append('\n');
             } else if (kind == 8 && !snapshots.isEmpty()) {
                 String name = snapshots.remove(r.nextInt(snapshots.size()));
-                Qemu.img("snapshot", "-d", name, img.path.toString());
+                Qemu.deleteSnapshot(img.path, name);
                 img.recipe.append("snapshot -d ").append(name).append('\n');
             } else if (kind == 9 && !snapshots.isEmpty() && refBits > 2) {
                 String name = snapshots.get(r.nextInt(snapshots.size()));
-                Qemu.img("snapshot", "-a", name, img.path.toString());
+                Qemu.applySnapshot(img.path, name);
                 img.recipe.append("snapshot -a ").append(name).append('\n');
             } else if (kind == 10 && r.nextInt(3) == 0) {
                 size += (1 + r.nextInt(4)) << 20;
-                Qemu.img("resize", "-q", img.path.toString(), size + "");
+                Qemu.resize(img.path, size + "");
                 img.recipe.append("resize ").append(size).append('\n');
             }
         }

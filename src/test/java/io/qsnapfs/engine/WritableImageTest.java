@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.qsnapfs.format.SnapshotEntry;
+import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Qemu;
 import java.nio.file.Path;
 import java.util.List;
@@ -42,7 +43,7 @@ class WritableImageTest {
             created = w.create("first");
         }
         assertEquals("1", created.idString());
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertEquals(List.of("first"), qemuNames(img));
         assertArrayEquals(before, Qemu.snapshotBytes(img, "1", dir));
 
@@ -51,20 +52,20 @@ class WritableImageTest {
         try (WritableImage w = WritableImage.open(img)) {
             assertEquals("2", w.create("second").idString());
         }
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertArrayEquals(before, Qemu.snapshotBytes(img, "1", dir));
         assertArrayEquals(changed, Qemu.snapshotBytes(img, "2", dir));
 
         try (WritableImage w = WritableImage.open(img)) {
             w.apply("first");
         }
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertArrayEquals(before, Qemu.activeBytes(img, dir));
 
         try (WritableImage w = WritableImage.open(img)) {
             w.delete("1");
         }
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertEquals(List.of("second"), qemuNames(img));
         assertArrayEquals(changed, Qemu.snapshotBytes(img, "2", dir));
         assertArrayEquals(before, Qemu.activeBytes(img, dir));
@@ -72,7 +73,7 @@ class WritableImageTest {
         try (WritableImage w = WritableImage.open(img)) {
             w.delete("second");
         }
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertTrue(qemuNames(img).isEmpty());
     }
 
@@ -84,7 +85,7 @@ class WritableImageTest {
             assertEquals(ImageException.Kind.INVALID_ARGUMENT, e.kind());
             assertTrue(e.getMessage().contains("refcount_bits=16"), e.getMessage());
         }
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
     }
 
     @Test
@@ -94,19 +95,19 @@ class WritableImageTest {
         try (WritableImage w = WritableImage.open(img)) {
             w.create("small");
         }
-        Qemu.img("resize", img.toString(), "1G");
+        Qemu.resize(img, "1G");
         Qemu.io(img, "write -P 0x44 900M 1M");
         try (WritableImage w = WritableImage.open(img)) {
             w.create("big");
             w.apply("small");
         }
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertArrayEquals(small, Qemu.activeBytes(img, dir));
         try (WritableImage w = WritableImage.open(img)) {
             w.apply("big");
             w.delete("small");
         }
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertTrue(Qemu.img("info", img.toString()).contains("virtual size: 1 GiB"));
     }
 
@@ -124,7 +125,7 @@ class WritableImageTest {
             try (WritableImage w = WritableImage.open(img)) {
                 w.create("s" + n);
             }
-            Qemu.assertClean(img);
+            Oracle.assertClean(img);
             try (QcowImage q = QcowImage.open(img)) {
                 tableAfter = q.header().refcountTableOffset();
             }
@@ -135,7 +136,7 @@ class WritableImageTest {
             w.delete("s0");
             w.apply("s1");
         }
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
     }
 
     /** The allocator alone: thousands of clusters force new refcount blocks and two table moves. */
@@ -189,7 +190,7 @@ class WritableImageTest {
         }
         assertEquals(autoclear, io.qsnapfs.testing.Poke.readU64(img, 88));
         assertTrue(Qemu.img("info", img.toString()).contains("b0"));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
     }
 
     /** Images that must not be written are refused before anything is written. */

@@ -97,15 +97,6 @@ public final class Processes {
         return r.stdout();
     }
 
-    /** {@code qemu-img snapshot -l IMAGE} in time zone {@code tz}; must succeed. */
-    public static byte[] qemuSnapshotList(java.nio.file.Path image, String tz) {
-        Output o = run(List.of("qemu-img", "snapshot", "-l", image.toString()), Map.of("TZ", tz), null);
-        if (o.exitCode() != 0) {
-            fail("qemu-img snapshot -l " + image + " exited " + o.exitCode() + ": " + o.stderr());
-        }
-        return o.stdoutBytes();
-    }
-
     private static void copy(InputStream in, ByteArrayOutputStream out) {
         try (in) {
             in.transferTo(out);
