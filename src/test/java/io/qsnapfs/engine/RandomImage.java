@@ -2,6 +2,8 @@ package io.qsnapfs.engine;
 
 import io.qsnapfs.format.L2Entry;
 import io.qsnapfs.format.RefcountBlock;
+import io.qsnapfs.testing.MetadataPoker;
+import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Qemu;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -107,40 +109,39 @@ final class RandomImage {
      */
     int plantFaults(Random r) {
         int planted = 0;
-        try (ImagePoker p = ImagePoker.open(path)) {
-            long clusters = p.fileSize() / p.clusterSize();
-            long max = RefcountBlock.maxRefcount(p.header.refcountOrder());
-            for (int i = 0; i < 3; i++) {
-                long c = (long) (r.nextDouble() * clusters);
-                long cur;
-                try {
-                    cur = p.storedRefcount(c);
-                    long value = cur == 0 ? 1 : cur == max || r.nextBoolean() ? cur - 1 : cur + 1;
-                    p.setStoredRefcount(c, value);
-                    recipe.append("refcount of cluster ").append(c).append(": ").append(cur).append(" -> ")
-                            .append(value).append('\n');
-                    planted++;
-                } catch (IllegalStateException e) {
-                    // no refcount block there; try another
-                }
-            }
-            long guestClusters = p.header.size() / p.clusterSize();
-            for (int tries = 0; tries < 50 && guestClusters > 0; tries++) {
-                long guest = (long) (r.nextDouble() * guestClusters) * p.clusterSize();
-                long l1 = p.readLong(p.l1EntryPos(guest));
-                if ((l1 & L2Entry.OFFSET_MASK) == 0) {
-                    continue;
-                }
-                long pos = p.l2EntryPos(guest);
-                long entry = p.readLong(pos);
-                if ((entry & L2Entry.COMPRESSED) != 0 || (entry & L2Entry.OFFSET_MASK) == 0) {
-                    continue;
-                }
-                p.writeLong(pos, entry ^ L2Entry.COPIED);
-                recipe.append("flip COPIED of guest offset ").append(guest).append('\n');
+        MetadataPoker p = MetadataPoker.of(path);
+        long clusters = p.fileSize() / p.clusterSize();
+        long max = RefcountBlock.maxRefcount(p.header().refcountOrder());
+        for (int i = 0; i < 3; i++) {
+            long c = (long) (r.nextDouble() * clusters);
+            long cur;
+            try {
+                cur = p.storedRefcount(c);
+                long value = cur == 0 ? 1 : cur == max || r.nextBoolean() ? cur - 1 : cur + 1;
+                p.setStoredRefcount(c, value);
+                recipe.append("refcount of cluster ").append(c).append(": ").append(cur).append(" -> ")
+                        .append(value).append('\n');
                 planted++;
-                break;
+            } catch (IllegalStateException e) {
+                // no refcount block there; try another
             }
+        }
+        long guestClusters = p.header().size() / p.clusterSize();
+        for (int tries = 0; tries < 50 && guestClusters > 0; tries++) {
+            long guest = (long) (r.nextDouble() * guestClusters) * p.clusterSize();
+            long l1 = Poke.readU64(path, p.l1EntryPos(guest));
+            if ((l1 & L2Entry.OFFSET_MASK) == 0) {
+                continue;
+            }
+            long pos = p.l2EntryPos(guest);
+            long entry = Poke.readU64(path, pos);
+            if ((entry & L2Entry.COMPRESSED) != 0 || (entry & L2Entry.OFFSET_MASK) == 0) {
+                continue;
+            }
+            Poke.u64(path, pos, entry ^ L2Entry.COPIED);
+            recipe.append("flip COPIED of guest offset ").append(guest).append('\n');
+            planted++;
+            break;
         }
         return planted;
     }

@@ -15,6 +15,7 @@ import io.qsnapfs.testing.Bytes;
 import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
+import io.qsnapfs.testing.SnapshotEntryPoker;
 import io.qsnapfs.testing.TableWalk;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -726,14 +727,7 @@ class ReadOracleTest {
         // Change the active VM state afterwards, so only the snapshot's own tables give 0x5a/0x5b.
         Qemu.io(img, "write -b -P 0x6c 0 16384", "write -P 0x13 0 4k");
         int vmSize = 15360;
-        TableWalk walk = TableWalk.of(img);
-        int entry = walk.snapshotEntryOffset(1);
-        try (FileChannel ch = FileChannel.open(img, StandardOpenOption.WRITE)) {
-            ByteBuffer b32 = ByteBuffer.allocate(4).order(ByteOrder.BIG_ENDIAN).putInt(0, vmSize);
-            ch.write(b32, entry + 32);
-            ByteBuffer b64 = ByteBuffer.allocate(8).order(ByteOrder.BIG_ENDIAN).putLong(0, vmSize);
-            ch.write(b64, entry + 40);
-        }
+        SnapshotEntryPoker.of(img).vmStateSize(1, vmSize);
         Oracle.assertClean(img);
         assertTrue(Qemu.img("snapshot", "-l", img.toString()).contains("15 KiB"), "qemu-img shows the VM state");
 

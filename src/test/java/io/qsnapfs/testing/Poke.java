@@ -1,6 +1,7 @@
 package io.qsnapfs.testing;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -9,9 +10,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * Damages an image on purpose: writes one big-endian field at a byte offset, or cuts the file
- * short. Reads fields the same way, so a test can find the offset it wants to poke (the L1 table
- * from the header, an L2 table from the L1 table, and so on).
+ * Damages an image on purpose: writes one big-endian field at a byte offset, or sets the file's
+ * length. Reads fields the same way, so a test can find the offset it wants to poke (the L1 table
+ * from the header, an L2 table from the L1 table, and so on; {@link TableWalk} does that walk).
+ * Plain {@link FileChannel}s, opened per call: a poke is on the disk when the call returns.
  */
 public final class Poke {
     private Poke() {
@@ -37,10 +39,10 @@ public final class Poke {
         write(file, offset, ByteBuffer.wrap(data));
     }
 
-    /** Cuts the file to {@code length} bytes. */
-    public static void truncate(Path file, long length) {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
-            ch.truncate(length);
+    /** Cuts the file to {@code length} bytes, or extends it to that length with zeros (a hole). */
+    public static void setLength(Path file, long length) {
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+            f.setLength(length);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
