@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.qsnapfs.testing.ImageHolder;
 import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Qemu;
@@ -31,8 +29,6 @@ import org.junit.jupiter.api.io.TempDir;
  * file stays the same byte for byte.
  */
 class SnapshotWriteCommandTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     @TempDir
     Path dir;
 
@@ -46,23 +42,10 @@ class SnapshotWriteCommandTest {
     /** The image's snapshots as QEMU sees them: ID to name, in table order. */
     private static Map<String, String> snapshots(Path image) {
         Map<String, String> out = new LinkedHashMap<>();
-        try {
-            JsonNode info = JSON.readTree(Qemu.img("info", "--output=json", image.toString()));
-            for (JsonNode s : info.path("snapshots")) {
-                out.put(s.get("id").asText(), s.get("name").asText());
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        for (Qemu.Listed s : Qemu.snapshots(image)) {
+            out.put(s.id(), s.name());
         }
         return out;
-    }
-
-    private static long virtualSize(Path image) {
-        try {
-            return JSON.readTree(Qemu.img("info", "--output=json", image.toString())).get("virtual-size").asLong();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 
     private static String sha256(Path file) {
@@ -178,7 +161,7 @@ class SnapshotWriteCommandTest {
         Path copy = Files.copy(img, dir.resolve("copy.qcow2"), StandardCopyOption.COPY_ATTRIBUTES);
         Qemu.applySnapshot(copy, "small");
         assertSilentSuccess(CliRun.of("snapshot", "apply", img.toString(), "small"));
-        assertEquals(virtualSize(copy), virtualSize(img), "the size qemu-img snapshot -a leaves");
+        assertEquals(Qemu.virtualSize(copy), Qemu.virtualSize(img), "the size qemu-img snapshot -a leaves");
         assertArrayEquals(Qemu.activeBytes(copy, dir), Qemu.activeBytes(img, dir));
         Oracle.assertClean(img);
     }

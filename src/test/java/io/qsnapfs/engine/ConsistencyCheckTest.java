@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.qsnapfs.cli.CheckReport;
 import io.qsnapfs.format.L2Entry;
+import io.qsnapfs.testing.Bytes;
 import io.qsnapfs.testing.MetadataPoker;
 import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Processes;
@@ -98,7 +99,7 @@ class ConsistencyCheckTest {
                 data[i + j] = (byte) random.nextInt();
             }
         }
-        write(raw, data);
+        Bytes.writeFile(raw, data);
         Path packed = dir.resolve("packed.qcow2");
         Qemu.img("convert", "-c", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=512", raw.toString(),
                 packed.toString());
@@ -500,13 +501,5 @@ class ConsistencyCheckTest {
 
     private static long alignUp(long v, long alignment) {
         return (v + alignment - 1) / alignment * alignment;
-    }
-
-    private static void write(Path p, byte[] data) {
-        try {
-            Files.write(p, data);
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
     }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.io.ClusterFile;
+import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
@@ -114,8 +115,7 @@ class CrashReplayTest {
 
         Expectation expect = expectation(scenario.op, before, result);
         // The finished operation: clean, and the new state.
-        Qemu.Check done = Qemu.check(work);
-        assertTrue(done.clean(), what + " finished: " + done + "\n" + Qemu.checkText(work));
+        Oracle.assertClean(work, what + " finished");
         List<String> finished = expect.problems(this, work, true);
         assertTrue(finished.isEmpty(), what + " finished: " + finished);
 
@@ -374,8 +374,7 @@ class CrashReplayTest {
         Poke.u32(img, 36, 32);
         Processes.Output repair = Qemu.run(List.of("qemu-img", "check", "-q", "-r", "leaks", img.toString()));
         assertTrue(repair.exitCode() == 0, "qemu-img check -r leaks: " + repair.stdout() + repair.stderr());
-        Qemu.Check c = Qemu.check(img);
-        assertTrue(c.clean(), "hand-made image: " + c + "\n" + Qemu.checkText(img));
+        Oracle.assertClean(img, "hand-made image");
     }
 
     private static void copy(Path from, Path to) {

@@ -13,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.testing.Bytes;
 import io.qsnapfs.testing.Oracle;
+import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
 import io.qsnapfs.testing.SnapshotEntryPoker;
@@ -21,12 +22,10 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -767,9 +766,7 @@ class ReadOracleTest {
         Qemu.io(img, "write -P 0x11 0 64k", "write -P 0x12 960k 64k");
         Path cut = external ? data : img;
         long clusterStart = external ? 960 * K : Files.size(img) - 65536;
-        try (FileChannel ch = FileChannel.open(cut, StandardOpenOption.WRITE)) {
-            ch.truncate(clusterStart + 32 * K + 100);
-        }
+        Poke.setLength(cut, clusterStart + 32 * K + 100);
         Oracle.assertClean(img);
         byte[] expected = Qemu.activeBytes(img, dir);
         assertEquals(0x12, expected[960 * K + 32 * K + 99]);
@@ -876,11 +873,7 @@ class ReadOracleTest {
             p = (p + 40 + extra + idSize + nameSize + 7) & ~7;
         }
         int oldLength = p - start;
-        try (FileChannel ch = FileChannel.open(img, StandardOpenOption.WRITE)) {
-            ByteBuffer table = ByteBuffer.allocate(oldLength);
-            table.put(out.array(), 0, out.position()).clear();
-            ch.write(table, start);
-        }
+        Poke.bytes(img, start, Arrays.copyOf(out.array(), oldLength)); // zeros after the shorter table
     }
 
     /**
@@ -891,12 +884,8 @@ class ReadOracleTest {
     void zeroFlagInVersion2ImageIsCorrupt() throws IOException {
         Path img = Qemu.create(dir.resolve("v2zero.qcow2"), "1M", "compat=0.10");
         Qemu.io(img, "write -P 0x11 0 64k", "write -P 0x12 128k 64k");
-        byte[] file = Files.readAllBytes(img);
-        ByteBuffer b = ByteBuffer.wrap(file).order(ByteOrder.BIG_ENDIAN);
-        long l2 = b.getLong((int) b.getLong(40)) & 0x00fffffffffffe00L;
-        try (FileChannel ch = FileChannel.open(img, StandardOpenOption.WRITE)) {
-            ch.write(ByteBuffer.allocate(8).putLong(0, b.getLong((int) l2) | 1), l2);
-        }
+        long first = TableWalk.of(img).l2EntryPos(0);
+        Poke.u64(img, first, Poke.readU64(img, first) | 1);
         Processes.Output r = Qemu.run(List.of("qemu-img", "convert", "-O", "raw", img.toString(),
                 dir.resolve("out.raw").toString()));
         assertNotEquals(0, r.exitCode(), "QEMU reads it after all: " + r.stderr());

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.testing.Bytes;
+import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Qemu;
 import io.qsnapfs.testing.Qemu.Listed;
 import java.io.IOException;
@@ -45,7 +46,7 @@ class RefcountGrowthTest {
         assertNotEquals(before.tableOffset(), after.tableOffset(), "the table never moved; " + story);
         assertTrue(after.tableClusters() > before.tableClusters(), "the table did not grow; " + story);
         assertTrue(after.covered() >= after.fileClusters(), "the new table does not cover the file; " + story);
-        assertClean(img, story);
+        Oracle.assertClean(img, story);
         assertSnapshots(img, names, data, story);
 
         // The grown table serves QEMU and us from now on.
@@ -53,14 +54,14 @@ class RefcountGrowthTest {
         Qemu.snapshot(img, "after-growth");
         names.add("after-growth");
         ourCreate(img, "ours-after-growth");
-        assertClean(img, story + "\nafter more writes and snapshots");
+        Oracle.assertClean(img, story + "\nafter more writes and snapshots");
         for (String n : names) {
             try (WritableImage w = WritableImage.open(img)) {
                 w.delete(n);
             }
         }
-        assertClean(img, story + "\nafter deleting all but one");
-        assertEquals(List.of("ours-after-growth"), Qemu.snapshots(img).stream().map(Listed::name).toList());
+        Oracle.assertClean(img, story + "\nafter deleting all but one");
+        assertEquals(List.of("ours-after-growth"), Qemu.snapshotNames(img));
     }
 
     @Test
@@ -80,7 +81,7 @@ class RefcountGrowthTest {
         assertTrue(after.blocks() > before.blocks(), "no refcount block was added; " + story);
         assertEquals(before.tableOffset(), after.tableOffset(), "the table moved although it had room; " + story);
         assertEquals(before.tableClusters(), after.tableClusters(), story);
-        assertClean(img, story);
+        Oracle.assertClean(img, story);
         assertSnapshots(img, names, data, story);
     }
 
@@ -98,8 +99,8 @@ class RefcountGrowthTest {
         ChildWrite.run("create", img, "long", 15);
         Qemu.io(img, "write -P 4 8M 4k");
         ChildWrite.run("create", img, "long2", 15);
-        assertClean(img, "after two creates");
-        assertEquals(List.of("long", "long2"), Qemu.snapshots(img).stream().map(Listed::name).toList());
+        Oracle.assertClean(img, "after two creates");
+        assertEquals(List.of("long", "long2"), Qemu.snapshotNames(img));
         Path first = Qemu.convertToFile(img, "1", dir.resolve("first.raw"));
         Path second = Qemu.convertToFile(img, "2", dir.resolve("second.raw"));
         Path active = Qemu.convertToFile(img, null, dir.resolve("active.raw"));
@@ -108,20 +109,13 @@ class RefcountGrowthTest {
                 + " the one write made after it, or not there");
         ChildWrite.run("delete", img, "long", 15);
         ChildWrite.run("apply", img, "long2", 15);
-        assertClean(img, "after delete and apply");
+        Oracle.assertClean(img, "after delete and apply");
     }
 
     private static String ourCreate(Path img, String name) {
         try (WritableImage w = WritableImage.open(img)) {
             SnapshotEntry e = w.create(name);
             return e.nameString();
-        }
-    }
-
-    private static void assertClean(Path img, String story) {
-        Qemu.Check c = Qemu.check(img);
-        if (!c.clean()) {
-            fail(c + "\n" + story + "\n" + Qemu.checkText(img));
         }
     }
 

@@ -26,11 +26,6 @@ class WritableImageTest {
         return img;
     }
 
-    private static List<String> qemuNames(Path img) {
-        String out = Qemu.img("snapshot", "-l", img.toString());
-        return out.lines().skip(2).map(l -> l.trim().split("\\s+")[1]).toList();
-    }
-
     @ParameterizedTest
     @CsvSource({ "cluster_size=65536", "cluster_size=512", "cluster_size=4096,refcount_bits=64",
             "cluster_size=2097152", "cluster_size=512,refcount_bits=2", "compat=0.10",
@@ -44,7 +39,7 @@ class WritableImageTest {
         }
         assertEquals("1", created.idString());
         Oracle.assertClean(img);
-        assertEquals(List.of("first"), qemuNames(img));
+        assertEquals(List.of("first"), Qemu.snapshotNames(img));
         assertArrayEquals(before, Qemu.snapshotBytes(img, "1", dir));
 
         Qemu.io(img, "write -P 0x33 0 256k", "discard 2M 64k");
@@ -66,7 +61,7 @@ class WritableImageTest {
             w.delete("1");
         }
         Oracle.assertClean(img);
-        assertEquals(List.of("second"), qemuNames(img));
+        assertEquals(List.of("second"), Qemu.snapshotNames(img));
         assertArrayEquals(changed, Qemu.snapshotBytes(img, "2", dir));
         assertArrayEquals(before, Qemu.activeBytes(img, dir));
 
@@ -74,7 +69,7 @@ class WritableImageTest {
             w.delete("second");
         }
         Oracle.assertClean(img);
-        assertTrue(qemuNames(img).isEmpty());
+        assertTrue(Qemu.snapshotNames(img).isEmpty());
     }
 
     @Test

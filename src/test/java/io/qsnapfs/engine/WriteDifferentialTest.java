@@ -2,10 +2,10 @@ package io.qsnapfs.engine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.testing.Bytes;
+import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Qemu;
 import io.qsnapfs.testing.Qemu.Listed;
 import java.nio.file.Path;
@@ -382,11 +382,8 @@ class WriteDifferentialTest {
     // ---- checks -----------------------------------------------------------------------------
 
     private void verify(Run run) {
-        Qemu.Check check = Qemu.check(run.img);
-        if (!check.clean()) {
-            fail("not clean after step " + run.step + ": " + check + "\n" + Qemu.checkText(run.img));
-        }
-        assertSameList(run, Qemu.snapshots(run.img), "qemu-img snapshot -l");
+        Oracle.assertClean(run.img, "not clean after step " + run.step);
+        assertSameList(run, Qemu.snapshots(run.img), "qemu-img info");
         try (QcowImage qi = QcowImage.open(run.img)) {
             assertSameList(run, listOf(qi.snapshots()), "our reader's snapshot list");
             assertEquals(run.size, qi.header().size(), "the header's size");

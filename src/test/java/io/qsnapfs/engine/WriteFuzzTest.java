@@ -263,13 +263,7 @@ class WriteFuzzTest {
     }
 
     private static void poke(Path img, Pk p) {
-        long off = p.field().offset();
-        switch (p.field().width()) {
-            case 1 -> Poke.u8(img, off, (int) p.value());
-            case 2 -> Poke.u16(img, off, (int) p.value());
-            case 4 -> Poke.u32(img, off, p.value());
-            default -> Poke.u64(img, off, p.value());
-        }
+        Poke.field(img, p.field().offset(), p.field().width(), p.value());
     }
 
     /**
@@ -280,7 +274,7 @@ class WriteFuzzTest {
     private static long value(Random random, Base base, Field f) {
         int width = f.width();
         long mask = width == 8 ? -1L : (1L << (width * 8)) - 1;
-        long current = read(base.path(), f.offset(), width);
+        long current = Poke.readField(base.path(), f.offset(), width);
         long fileSize = base.bytes().length;
         long cs = base.clusterSize();
         int choices = f.offsetLike() ? 14 : 9;
@@ -302,15 +296,6 @@ class WriteFuzzTest {
             default -> (current & ~OFFSET_MASK) | cs * random.nextInt(4);
         };
         return v & mask;
-    }
-
-    private static long read(Path img, long offset, int width) {
-        return switch (width) {
-            case 1 -> Poke.readU8(img, offset);
-            case 2 -> Poke.readU16(img, offset);
-            case 4 -> Poke.readU32(img, offset);
-            default -> Poke.readU64(img, offset);
-        };
     }
 
     // ---- the base images and their fields ---------------------------------------------------

@@ -9,7 +9,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
 
-/** Byte arrays and the files that hold them: comparing them, seeded noise, whole-file reads. */
+/** Byte arrays and the files that hold them: comparing them, seeded noise, whole-file reads and writes. */
 public final class Bytes {
     private Bytes() {
     }
@@ -39,12 +39,17 @@ public final class Bytes {
     /** Writes {@code length} bytes of {@link #noise} to a new file {@code dir/name}. */
     public static Path noiseFile(Path dir, String name, int length, long seed) {
         Path p = dir.resolve(name);
+        writeFile(p, noise(length, seed));
+        return p;
+    }
+
+    /** Writes {@code data} to {@code p}, replacing what it held. */
+    public static void writeFile(Path p, byte[] data) {
         try {
-            Files.write(p, noise(length, seed));
+            Files.write(p, data);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        return p;
     }
 
     /** The bytes of a file. */

@@ -13,7 +13,7 @@ import java.nio.file.StandardOpenOption;
  * Damages an image on purpose: writes one big-endian field at a byte offset, or sets the file's
  * length. Reads fields the same way, so a test can find the offset it wants to poke (the L1 table
  * from the header, an L2 table from the L1 table, and so on; {@link TableWalk} does that walk).
- * Plain {@link FileChannel}s, opened per call: a poke is on the disk when the call returns.
+ * Plain {@link FileChannel}s, opened per call: a poke is in the file when the call returns.
  */
 public final class Poke {
     private Poke() {
@@ -33,6 +33,16 @@ public final class Poke {
 
     public static void u64(Path file, long offset, long value) {
         write(file, offset, ByteBuffer.allocate(8).putLong(0, value));
+    }
+
+    /** Writes the low {@code width} (1, 2, 4 or 8) bytes of {@code value}, big-endian. */
+    public static void field(Path file, long offset, int width, long value) {
+        switch (width) {
+            case 1 -> u8(file, offset, (int) value);
+            case 2 -> u16(file, offset, (int) value);
+            case 4 -> u32(file, offset, value);
+            default -> u64(file, offset, value);
+        }
     }
 
     public static void bytes(Path file, long offset, byte[] data) {
@@ -62,6 +72,16 @@ public final class Poke {
 
     public static long readU64(Path file, long offset) {
         return read(file, offset, 8).getLong(0);
+    }
+
+    /** Reads an unsigned big-endian field of {@code width} (1, 2, 4 or 8) bytes. */
+    public static long readField(Path file, long offset, int width) {
+        return switch (width) {
+            case 1 -> readU8(file, offset);
+            case 2 -> readU16(file, offset);
+            case 4 -> readU32(file, offset);
+            default -> readU64(file, offset);
+        };
     }
 
     public static byte[] readBytes(Path file, long offset, int length) {

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -186,7 +185,7 @@ public final class Qemu {
         }
     }
 
-    /** A snapshot's ID and name (tag), as one row of {@code qemu-img snapshot -l} shows them. */
+    /** A snapshot's ID and name (tag). */
     public record Listed(String id, String name) {
         @Override
         public String toString() {
@@ -217,29 +216,26 @@ public final class Qemu {
     }
 
     /**
-     * {@code qemu-img snapshot -l}, which must succeed: the ID and tag of each row in table order.
-     * Tags must not contain spaces (the tests choose them).
+     * The ID and name of each snapshot in table order, as {@code qemu-img info --output=json}
+     * reports them (names may hold any character); it must succeed.
      */
     public static List<Listed> snapshots(Path image) {
-        String text = new String(snapshotList(image, Map.of()), StandardCharsets.UTF_8);
         List<Listed> out = new ArrayList<>();
-        for (String line : text.split("\n")) {
-            if (line.isBlank() || line.startsWith("Snapshot list:") || line.startsWith("ID ")) {
-                continue;
-            }
-            String[] f = line.trim().split("\\s+");
-            out.add(new Listed(f[0], f[1]));
+        for (JsonNode s : info(image).path("snapshots")) {
+            out.add(new Listed(s.path("id").asText(), s.path("name").asText()));
         }
         return out;
     }
 
-    /** The bytes {@code qemu-img snapshot -l IMAGE} prints in time zone {@code tz}; it must succeed. */
-    public static byte[] snapshotList(Path image, String tz) {
-        return snapshotList(image, Map.of("TZ", tz));
+    /** The names of the snapshots in table order (see {@link #snapshots}). */
+    public static List<String> snapshotNames(Path image) {
+        return snapshots(image).stream().map(Listed::name).toList();
     }
 
-    private static byte[] snapshotList(Path image, Map<String, String> env) {
-        Processes.Output o = Processes.run(List.of("qemu-img", "snapshot", "-l", image.toString()), env, null);
+    /** The bytes {@code qemu-img snapshot -l IMAGE} prints in time zone {@code tz}; it must succeed. */
+    public static byte[] snapshotList(Path image, String tz) {
+        Processes.Output o = Processes.run(List.of("qemu-img", "snapshot", "-l", image.toString()), Map.of("TZ", tz),
+                null);
         if (o.exitCode() != 0) {
             fail("qemu-img snapshot -l " + image + " exited " + o.exitCode() + ": " + o.stderr());
         }
@@ -248,12 +244,17 @@ public final class Qemu {
 
     /** The virtual size {@code qemu-img info --output=json} reports. */
     public static long virtualSize(Path image) {
+        return info(image).path("virtual-size").asLong(-1);
+    }
+
+    /** {@code qemu-img info --output=json}, which must succeed, parsed. */
+    private static JsonNode info(Path image) {
         String out = img("info", "--output=json", image.toString());
         try {
-            return JSON.readTree(out).path("virtual-size").asLong(-1);
+            return JSON.readTree(out);
         } catch (IOException e) {
             fail("qemu-img info printed no JSON: " + out);
-            return -1;
+            return null;
         }
     }
 
