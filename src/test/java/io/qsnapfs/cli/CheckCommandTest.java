@@ -3,8 +3,9 @@ package io.qsnapfs.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.qsnapfs.testing.Qemu;
 import io.qsnapfs.testing.Poke;
+import io.qsnapfs.testing.Processes;
+import io.qsnapfs.testing.Qemu;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -25,13 +26,13 @@ class CheckCommandTest {
     }
 
     private static void assertSameAsQemu(Path img, int expectedStatus) {
-        Qemu.Result qemu = Qemu.run(List.of("qemu-img", "check", img.toString()));
+        Processes.Output qemu = Qemu.run(List.of("qemu-img", "check", img.toString()));
         CliRun ours = CliRun.of("check", img.toString());
         assertEquals(expectedStatus, qemu.exitCode(), qemu.stdout() + qemu.stderr());
         assertEquals(qemu.exitCode(), ours.status(), ours.toString());
         assertEquals(qemu.stdout(), ours.outText(), ours.toString());
 
-        Qemu.Result qemuJson = Qemu.run(List.of("qemu-img", "check", "--output=json", img.toString()));
+        Processes.Output qemuJson = Qemu.run(List.of("qemu-img", "check", "--output=json", img.toString()));
         CliRun oursJson = CliRun.of("check", "--output", "json", img.toString());
         assertEquals(qemuJson.stdout(), oursJson.outText());
         assertEquals(qemuJson.exitCode(), oursJson.status());

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.testing.Bytes;
+import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -125,7 +126,7 @@ class ExportTest {
         Path img = Qemu.create(dir.resolve("resized.qcow2"), "8M", "");
         Qemu.io(img, "write -P 0x71 7M 1M");
         Qemu.snapshot(img, "small");
-        Qemu.img("resize", "-q", img.toString(), "20M");
+        Qemu.resize(img, "20M");
         Qemu.io(img, "write -P 0x72 12M 1M");
         Path out = export(img, "small");
         assertEquals(8L << 20, Files.size(out));
@@ -142,7 +143,7 @@ class ExportTest {
         Qemu.snapshot(img, "mostly-empty");
         Path out = export(img, "1");
         assertEquals(1L << 30, Files.size(out));
-        long allocated = Long.parseLong(Qemu.ok("du", "--block-size=1", out.toString()).split("\\s+")[0]);
+        long allocated = Long.parseLong(Processes.ok("du", "--block-size=1", out.toString()).split("\\s+")[0]);
         assertTrue(allocated <= 4L << 20, "export of a 1 GiB snapshot with 1 MiB of data allocates " + allocated
                 + " bytes");
     }

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
+import io.qsnapfs.testing.SnapshotEntryPoker;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -60,7 +60,7 @@ class InfoTest {
         Qemu.io(img, "write -P 0x11 0 1M");
         Qemu.snapshot(img, "first");
         Qemu.snapshot(img, "second snapshot");
-        new ImagePoker(img).icount(1, -1);
+        SnapshotEntryPoker.of(img).icount(1, -1);
 
         String text = human(img);
         assertTrue(text.startsWith("image: " + img + "\n"), text);
@@ -74,7 +74,7 @@ class InfoTest {
         assertTrue(text.contains("\ndata file: none\n"), text);
         assertTrue(text.contains("feature name table"), text);
         // The snapshot table is qemu-img's, line for line.
-        String qemu = new String(Processes.qemuSnapshotList(img, TimeZone.getDefault().getID()),
+        String qemu = new String(Qemu.snapshotList(img, TimeZone.getDefault().getID()),
                 StandardCharsets.UTF_8);
         assertTrue(text.endsWith(qemu), text + "\nshould end with\n" + qemu);
 
@@ -179,7 +179,7 @@ class InfoTest {
     @Test
     void unknownHeaderExtensionsAreListed() throws Exception {
         Path img = Qemu.create(dir.resolve("unknown-ext.qcow2"), "4M", "");
-        ImagePoker.addHeaderExtension(img, 0x12345678, new byte[13]);
+        SnapshotEntryPoker.addHeaderExtension(img, 0x12345678, new byte[13]);
         Qemu.snapshot(img, "still readable by qemu");
         String text = human(img);
         assertTrue(text.contains("\n    0x12345678 unknown, 13 bytes at offset 112\n"), text);
@@ -193,7 +193,7 @@ class InfoTest {
     @Test
     void dirtyAndCorruptBitsAreShown() throws Exception {
         Path img = Qemu.create(dir.resolve("bits.qcow2"), "4M", "lazy_refcounts=on");
-        ImagePoker.incompatibleFeatures(img, 0x3);
+        SnapshotEntryPoker.incompatibleFeatures(img, 0x3);
         String text = human(img);
         assertTrue(text.contains("\ncorrupt: yes\n"), text);
         assertTrue(text.contains("\ndirty: yes\n"), text);
@@ -209,7 +209,7 @@ class InfoTest {
     void hugeUnsignedValuesStayExactInJson() throws Exception {
         Path img = Qemu.create(dir.resolve("big.qcow2"), "4M", "");
         Qemu.snapshot(img, "s");
-        new ImagePoker(img).vmStateSize(0, -1L).vmClockNsec(0, Long.MIN_VALUE);
+        SnapshotEntryPoker.of(img).vmStateSize(0, -1L).vmClockNsec(0, Long.MIN_VALUE);
         JsonNode s = json(img).get("snapshots").get(0);
         assertEquals("18446744073709551615", s.get("vm_state_size").asText());
         assertEquals("9223372036854775808", s.get("vm_clock_nsec").asText());

@@ -47,8 +47,8 @@ class LauncherTest {
         Qemu.snapshot(img, "\u00e9t\u00e9");
         for (String tz : new String[] {"Asia/Kolkata", "America/Los_Angeles"}) {
             Processes.Output ours = qsnapfs(Map.of("TZ", tz), "snapshot", "list", "web01.qcow2");
-            assertEquals(0, ours.status(), ours.err());
-            assertArrayEquals(Processes.qemuSnapshotList(img, tz), ours.out(), ours.outText());
+            assertEquals(0, ours.exitCode(), ours.stderr());
+            assertArrayEquals(Qemu.snapshotList(img, tz), ours.stdoutBytes(), ours.stdout());
         }
     }
 
@@ -58,21 +58,21 @@ class LauncherTest {
         Qemu.io(img, "write -P 0x5a 1M 2M");
         Qemu.snapshot(img, "s");
         Processes.Output r = qsnapfs(Map.of(), "export", "disk.qcow2", "--snapshot", "s", "disk.raw");
-        assertEquals(0, r.status(), r.err());
-        assertEquals("", r.err(), "no progress bar without a terminal");
+        assertEquals(0, r.exitCode(), r.stderr());
+        assertEquals("", r.stderr(), "no progress bar without a terminal");
         Bytes.assertSameBytes(Qemu.snapshotBytes(img, "1", dir), Files.readAllBytes(dir.resolve("disk.raw")), "export");
     }
 
     @Test
     void errorsAndUsage() {
         Processes.Output missing = qsnapfs(Map.of(), "info", "nope.qcow2");
-        assertEquals(1, missing.status());
-        assertEquals("qsnapfs: nope.qcow2: cannot open: No such file or directory\n", missing.err());
+        assertEquals(1, missing.exitCode());
+        assertEquals("qsnapfs: nope.qcow2: cannot open: No such file or directory\n", missing.stderr());
         Processes.Output usage = qsnapfs(Map.of(), "info");
-        assertEquals(2, usage.status());
-        assertTrue(usage.err().contains("Missing required parameter"), usage.err());
+        assertEquals(2, usage.exitCode());
+        assertTrue(usage.stderr().contains("Missing required parameter"), usage.stderr());
         Processes.Output version = qsnapfs(Map.of(), "--version");
-        assertEquals(0, version.status());
-        assertTrue(version.outText().matches("qsnapfs \\d+\\.\\d+\\.\\d+.*\\n"), version.outText());
+        assertEquals(0, version.exitCode());
+        assertTrue(version.stdout().matches("qsnapfs \\d+\\.\\d+\\.\\d+.*\\n"), version.stdout());
     }
 }

@@ -3,8 +3,8 @@ package io.qsnapfs.cli;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
+import io.qsnapfs.testing.SnapshotEntryPoker;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.TimeZone;
@@ -34,7 +34,7 @@ class SnapshotListTest {
 
     static void assertSameAsQemu(Path image) {
         for (String tz : ZONES) {
-            byte[] expected = Processes.qemuSnapshotList(image, tz);
+            byte[] expected = Qemu.snapshotList(image, tz);
             byte[] actual = ours(image, tz);
             assertArrayEquals(expected, actual, () -> "TZ=" + tz + "\nqemu-img:\n"
                     + new String(expected, StandardCharsets.UTF_8) + "qsnapfs:\n"
@@ -59,7 +59,7 @@ class SnapshotListTest {
         Qemu.snapshot(img, "AAAAAAAA");
         Qemu.snapshot(img, "BBBBBBBBBB");
         Qemu.snapshot(img, "CCCC");
-        new ImagePoker(img)
+        SnapshotEntryPoker.of(img)
                 .name(0, new byte[] {'a', 'b', 0, 'c', 'd', 'e', 'f', 'g'})
                 .name(1, new byte[] {(byte) 0xff, (byte) 0xfe, 'x', (byte) 0xc3, 'y', (byte) 0x80, 'z', 'z', 'z', 'z'})
                 .name(2, new byte[] {0, 'n', 'u', 'l'});
@@ -79,7 +79,7 @@ class SnapshotListTest {
         for (int i = 0; i < n; i++) {
             Qemu.snapshot(img, "s" + i);
         }
-        ImagePoker poker = new ImagePoker(img);
+        SnapshotEntryPoker poker = SnapshotEntryPoker.of(img);
         for (int i = 0; i < n; i++) {
             poker.vmStateSize(i, sizes[i])
                     .vmClockNsec(i, clocks[i % clocks.length])
@@ -92,7 +92,7 @@ class SnapshotListTest {
     @Test
     void imageWithoutSnapshotsPrintsNothingLikeQemu() {
         Path img = Qemu.create(dir.resolve("none.qcow2"), "4M", "");
-        assertEquals(0, Processes.qemuSnapshotList(img, "UTC").length, "qemu-img prints nothing here");
+        assertEquals(0, Qemu.snapshotList(img, "UTC").length, "qemu-img prints nothing here");
         assertSameAsQemu(img);
     }
 

@@ -4,9 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.qsnapfs.testing.ImageHolder;
+import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Qemu;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -30,8 +29,6 @@ import org.junit.jupiter.api.io.TempDir;
  * file stays the same byte for byte.
  */
 class SnapshotWriteCommandTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     @TempDir
     Path dir;
 
@@ -45,23 +42,10 @@ class SnapshotWriteCommandTest {
     /** The image's snapshots as QEMU sees them: ID to name, in table order. */
     private static Map<String, String> snapshots(Path image) {
         Map<String, String> out = new LinkedHashMap<>();
-        try {
-            JsonNode info = JSON.readTree(Qemu.img("info", "--output=json", image.toString()));
-            for (JsonNode s : info.path("snapshots")) {
-                out.put(s.get("id").asText(), s.get("name").asText());
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        for (Qemu.Listed s : Qemu.snapshots(image)) {
+            out.put(s.id(), s.name());
         }
         return out;
-    }
-
-    private static long virtualSize(Path image) {
-        try {
-            return JSON.readTree(Qemu.img("info", "--output=json", image.toString())).get("virtual-size").asLong();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 
     private static String sha256(Path file) {
@@ -96,7 +80,7 @@ class SnapshotWriteCommandTest {
         assertSilentSuccess(CliRun.of("snapshot", "create", img.toString(), "nightly"));
         assertEquals(Map.of("1", "nightly"), snapshots(img));
         assertTrue(Qemu.img("snapshot", "-l", img.toString()).contains("nightly"));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertArrayEquals(active, Qemu.snapshotBytes(img, "1", dir));
 
         // Writing after the snapshot leaves it alone; the next one gets the next ID.
@@ -104,7 +88,7 @@ class SnapshotWriteCommandTest {
         byte[] later = Qemu.activeBytes(img, dir);
         assertSilentSuccess(CliRun.of("snapshot", "create", img.toString(), "second one"));
         assertEquals(Map.of("1", "nightly", "2", "second one"), snapshots(img));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertArrayEquals(active, Qemu.snapshotBytes(img, "1", dir));
         assertArrayEquals(later, Qemu.snapshotBytes(img, "2", dir));
     }
@@ -121,11 +105,11 @@ class SnapshotWriteCommandTest {
 
         assertSilentSuccess(CliRun.of("snapshot", "delete", img.toString(), "2"));
         assertEquals(Map.of("1", "a", "3", "c"), snapshots(img));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
 
         assertSilentSuccess(CliRun.of("snapshot", "delete", img.toString(), "c"));
         assertEquals(Map.of("1", "a"), snapshots(img));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertArrayEquals(first, Qemu.snapshotBytes(img, "1", dir));
     }
 
@@ -142,14 +126,14 @@ class SnapshotWriteCommandTest {
         Qemu.snapshot(img, "1");
         Qemu.io(img, "write -P 0xdd 0 1M");
         Path copy = Files.copy(img, dir.resolve("copy.qcow2"));
-        Qemu.img("snapshot", "-a", "1", copy.toString());
+        Qemu.applySnapshot(copy, "1");
         assertSilentSuccess(CliRun.of("snapshot", "apply", img.toString(), "1"));
         assertArrayEquals(Qemu.activeBytes(copy, dir), Qemu.activeBytes(img, dir));
         assertArrayEquals(Qemu.snapshotBytes(img, "1", dir), Qemu.activeBytes(img, dir));
 
         assertSilentSuccess(CliRun.of("snapshot", "delete", img.toString(), "1"));
         assertEquals(Map.of("2", "1"), snapshots(img));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
     }
 
     @Test
@@ -160,26 +144,26 @@ class SnapshotWriteCommandTest {
         assertSilentSuccess(CliRun.of("snapshot", "apply", img.toString(), "base"));
         assertArrayEquals(Qemu.snapshotBytes(img, "1", dir), Qemu.activeBytes(img, dir));
         assertEquals(Map.of("1", "base"), snapshots(img), "apply keeps the snapshot");
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
 
         Qemu.io(img, "write -P 0x99 0 16M");
         assertSilentSuccess(CliRun.of("snapshot", "apply", img.toString(), "1"));
         assertArrayEquals(Qemu.snapshotBytes(img, "1", dir), Qemu.activeBytes(img, dir));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
     }
 
     @Test
     void applyAfterAResizeDoesWhatQemuDoes() throws IOException {
         Path img = image("web01.qcow2");
         Qemu.snapshot(img, "small");
-        Qemu.img("resize", "-q", img.toString(), "48M");
+        Qemu.resize(img, "48M");
         Qemu.io(img, "write -P 0xaa 40M 4M", "write -P 0xbb 0 1M");
         Path copy = Files.copy(img, dir.resolve("copy.qcow2"), StandardCopyOption.COPY_ATTRIBUTES);
-        Qemu.img("snapshot", "-a", "small", copy.toString());
+        Qemu.applySnapshot(copy, "small");
         assertSilentSuccess(CliRun.of("snapshot", "apply", img.toString(), "small"));
-        assertEquals(virtualSize(copy), virtualSize(img), "the size qemu-img snapshot -a leaves");
+        assertEquals(Qemu.virtualSize(copy), Qemu.virtualSize(img), "the size qemu-img snapshot -a leaves");
         assertArrayEquals(Qemu.activeBytes(copy, dir), Qemu.activeBytes(img, dir));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
     }
 
     @Test
@@ -260,7 +244,7 @@ class SnapshotWriteCommandTest {
         }
         assertSilentSuccess(CliRun.of("snapshot", "create", img.toString(), "x"));
         assertEquals(Map.of("1", "base", "2", "x"), snapshots(img));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
     }
 
     private static String[] prepend(String first, String[] rest) {

@@ -10,7 +10,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.qsnapfs.format.SnapshotEntry;
+import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Poke;
+import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -41,7 +43,7 @@ class SharedValidationTest {
 
     /** QEMU refuses the image, saying {@code qemuSays}; so does every part of ours, and no write touches it. */
     private void refusedEverywhere(Path img, String qemuSays, String weSay) throws IOException {
-        Qemu.Result qemu = Qemu.run(List.of("qemu-img", "info", img.toString()));
+        Processes.Output qemu = Qemu.run(List.of("qemu-img", "info", img.toString()));
         assertNotEquals(0, qemu.exitCode());
         assertTrue(qemu.stderr().contains(qemuSays), "qemu-img says: " + qemu.stderr());
         ImageException read = assertThrows(ImageException.class, () -> QcowImage.open(img).close());
@@ -115,12 +117,12 @@ class SharedValidationTest {
 
         Path theirs = dir.resolve("theirs.qcow2");
         Files.copy(img, theirs);
-        Qemu.img("snapshot", "-c", "new", theirs.toString());
+        Qemu.snapshot(theirs, "new");
         try (WritableImage w = WritableImage.open(img)) {
             w.create("new");
         }
-        Qemu.assertClean(theirs);
-        Qemu.assertClean(img);
+        Oracle.assertClean(theirs);
+        Oracle.assertClean(img);
         SnapshotEntry ours = firstEntry(img);
         SnapshotEntry qemu = firstEntry(theirs);
         assertEquals(24, qemu.extraData().length, "what QEMU writes");

@@ -8,9 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.qsnapfs.engine.MetadataGuard.Structure;
 import io.qsnapfs.io.PositionalFile;
-import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Qemu;
-import io.qsnapfs.testing.QemuState;
 import io.qsnapfs.testing.RecordingFileChannel;
 import io.qsnapfs.testing.RecordingFileChannel.Event;
 import io.qsnapfs.testing.RecordingFileChannel.Write;
@@ -103,7 +101,7 @@ class WriteBatchTest {
         long l2Writes = writes.stream().filter(wr -> wr.data().length == 64 * 512).count();
         assertEquals(1, l2Writes, "the 64 L2 tables in one write: " + writes);
         assertTrue(writes.size() < 64, "fewer writes than L2 tables changed: " + writes);
-        assertTrue(QemuState.check(img).clean(), QemuState.checkText(img));
-        assertArrayEquals(Oracle.snapshotBytes(img, "1", dir), Oracle.activeBytes(img, dir));
+        assertTrue(Qemu.check(img).clean(), Qemu.checkText(img));
+        assertArrayEquals(Qemu.snapshotBytes(img, "1", dir), Qemu.activeBytes(img, dir));
     }
 }

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.qsnapfs.testing.ImageHolder;
 import io.qsnapfs.testing.ProcLocks;
+import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -39,7 +40,7 @@ class ImageLockTest {
 
     /** What QEMU says when it cannot open {@code image} for a snapshot write: its reason, without the hint. */
     private static String qemuWriterReason(Path image) {
-        Qemu.Result r = Qemu.run(List.of("qemu-img", "snapshot", "-c", "probe", image.toString()));
+        Processes.Output r = Qemu.run(List.of("qemu-img", "snapshot", "-c", "probe", image.toString()));
         assertNotEquals(0, r.exitCode(), "qemu-img snapshot -c should be refused:\n" + r.stderr());
         assertTrue(r.stderr().contains(QEMU_HINT), r.stderr());
         // qemu-img: Could not open 'IMG': Failed to get "write" lock\nIs another process using the image [IMG]?
@@ -111,18 +112,18 @@ class ImageLockTest {
                 ImageLock lock = ImageLock.acquireForWrite(file.descriptor())) {
             before = Files.readAllBytes(img);
             for (List<String> command : refused) {
-                Qemu.Result r = Qemu.run(command);
+                Processes.Output r = Qemu.run(command);
                 assertNotEquals(0, r.exitCode(), command + " should be refused:\n" + r.stdout() + r.stderr());
                 assertTrue(r.stderr().contains(QEMU_HINT), command + ":\n" + r.stderr());
                 assertTrue(r.stderr().contains("Failed to get "), command + ":\n" + r.stderr());
             }
-            Qemu.Result shared = Qemu.run(List.of("qemu-img", "info", "-U", path));
+            Processes.Output shared = Qemu.run(List.of("qemu-img", "info", "-U", path));
             assertEquals(0, shared.exitCode(), "info -U shares everything:\n" + shared.stderr());
             assertTrue(shared.stdout().contains("file format: qcow2"), shared.stdout());
             assertArrayEquals(before, Files.readAllBytes(img), "nothing wrote the image");
         }
         for (List<String> command : refused) {
-            Qemu.Result r = Qemu.run(command);
+            Processes.Output r = Qemu.run(command);
             assertEquals(0, r.exitCode(), command + " after close:\n" + r.stdout() + r.stderr());
         }
         assertTrue(Qemu.img("snapshot", "-l", path).contains(" x "), "qemu-img snapshot -c x ran");

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.engine.ImageException.Kind;
 import io.qsnapfs.testing.ImageHolder;
+import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Qemu;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -98,7 +99,7 @@ class ControlDirectoryTest {
         assertEquals(List.of("1.raw", "2.raw"), listing(t, "/vm.qcow2/by-id"));
         assertArrayEquals(Qemu.snapshotBytes(img, "2", scratch), readAll(t, "/vm.qcow2/snapshots/nightly.raw"));
         assertArrayEquals(Qemu.snapshotBytes(img, "1", scratch), readAll(t, "/vm.qcow2/snapshots/base.raw"));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertTrue(lastLine().endsWith(" create vm.qcow2 \"nightly\": ok, id 2"), lastLine());
     }
 
@@ -114,13 +115,13 @@ class ControlDirectoryTest {
         assertEquals(List.of("base.raw", "three.raw"), listing(t, "/vm.qcow2/snapshots"));
         assertEquals(Kind.NOT_FOUND, kindOf(() -> t.open("/vm.qcow2/snapshots/two.raw", 0)));
         assertTrue(lastLine().endsWith(" delete vm.qcow2 \"two\": ok, id 2"), lastLine());
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
 
         t.create("/vm.qcow2/control/delete/1").close();
         assertEquals(List.of("three.raw"), listing(t, "/vm.qcow2/snapshots"));
         assertEquals(List.of("3.raw"), listing(t, "/vm.qcow2/by-id"));
         assertArrayEquals(Qemu.snapshotBytes(img, "3", scratch), readAll(t, "/vm.qcow2/snapshots/three.raw"));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertTrue(Qemu.img("snapshot", "-l", img.toString()).contains("three"));
     }
 
@@ -130,7 +131,7 @@ class ControlDirectoryTest {
         MountTree t = tree(false);
         t.create("/vm.qcow2/control/apply/base").close();
         assertArrayEquals(Qemu.snapshotBytes(img, "1", scratch), Qemu.activeBytes(img, scratch));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertTrue(lastLine().endsWith(" apply vm.qcow2 \"base\": ok, id 1"), lastLine());
         assertEquals(List.of("base"), listing(t, "/vm.qcow2/control/apply"));
     }
@@ -221,7 +222,7 @@ class ControlDirectoryTest {
         MountTree t = tree(false);
         assertEquals(Kind.INVALID_ARGUMENT, kindOf(() -> t.create("/r1.qcow2/control/create/s")));
         assertTrue(lastLine().contains(" create r1.qcow2 \"s\": EINVAL: "), lastLine());
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
     }
 
     @Test
@@ -278,7 +279,7 @@ class ControlDirectoryTest {
         t.create("/vm.qcow2/control/apply/base").close();
         t.create("/vm.qcow2/control/delete/base").close();
         assertEquals(List.of("while-open.raw"), listing(t, "/vm.qcow2/snapshots"));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
     }
 
     @Test
@@ -294,7 +295,7 @@ class ControlDirectoryTest {
             assertArrayEquals(before, readAll(t, "/vm.qcow2/snapshots/base.raw"));
         }
         t.create("/vm.qcow2/control/create/held").close();
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
     }
 
     @Test
@@ -334,7 +335,7 @@ class ControlDirectoryTest {
         }
         onA.get(30, TimeUnit.SECONDS);
         assertEquals(List.of("base.raw", "waits.raw"), listing(t, "/a.qcow2/snapshots"));
-        Qemu.assertClean(a);
+        Oracle.assertClean(a);
     }
 
     private static void sleep(long millis) {

@@ -51,7 +51,7 @@ class MountTreeTest {
         Path img = Qemu.create(dir.resolve("vm.qcow2"), "4M", "");
         Qemu.io(img, "write -P 0x42 0 64k");
         Qemu.snapshot(img, "s");
-        Qemu.img("resize", "-q", img.toString(), "8M");
+        Qemu.resize(img, "8M");
         MountTree t = tree(false);
         Node node = t.resolve("/vm.qcow2/snapshots/s.raw");
         Attributes a = t.attributes(node);
@@ -124,7 +124,7 @@ class MountTreeTest {
         OpenFile two = t.open("/vm.qcow2/snapshots/two.raw", 0);
         assertEquals(0x11, readByte(one, 0));
 
-        Qemu.img("snapshot", "-d", "one", img.toString());
+        Qemu.deleteSnapshot(img, "one");
         Qemu.io(img, "write -P 0x33 0 2M"); // may reuse what "one" held
         waitUntilOpenFilesLookAgain();
         ImageException e = assertThrows(ImageException.class, () -> readByte(one, 4096));

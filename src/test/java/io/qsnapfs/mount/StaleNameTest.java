@@ -42,7 +42,7 @@ class StaleNameTest {
         assertEquals(List.of(new StaleName("/", "vm.qcow2")), reported, "the image appeared");
         reported.clear();
 
-        Qemu.img("snapshot", "-d", "old", img.toString());
+        Qemu.deleteSnapshot(img, "old");
         Qemu.snapshot(img, "new");
         pastRefresh();
         c.refresh();
@@ -67,7 +67,7 @@ class StaleNameTest {
         ImageCatalog c = catalog();
         c.names();
         reported.clear();
-        Qemu.img("snapshot", "-d", "b", img.toString());
+        Qemu.deleteSnapshot(img, "b");
         Qemu.snapshot(img, "b"); // the same name and the same ID 2 again, another snapshot
         ImageHandle h = c.reopen("vm.qcow2");
         assertTrue(h != null);

@@ -3,21 +3,21 @@ package io.qsnapfs.testing;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import io.qsnapfs.engine.read.BlockSource;
-import io.qsnapfs.engine.read.QcowImage;
-import io.qsnapfs.format.SnapshotEntry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.function.Function;
 
 /**
- * Compares what the engine reads with what QEMU's tools produce: whole disks in chunks of many
- * sizes, and random ranges at odd offsets into buffers that do not start at position 0.
+ * The assertions that hold the code under test to QEMU: what it reads (a {@link Disk}) equals what
+ * {@code qemu-img convert} writes, for whole disks in chunks of many sizes and for random ranges
+ * at odd offsets into buffers that do not start at position 0; and images must pass
+ * {@code qemu-img check}. QEMU's answers come from {@link Qemu}.
  */
 public final class Oracle {
     /** Chunk sizes every whole-disk read is repeated with: sector, page, FUSE sizes, and odd ones. */
@@ -27,102 +27,54 @@ public final class Oracle {
     }
 
     /**
-     * Reads every snapshot and the active layer of {@code image} through the engine and compares
-     * them with {@code qemu-img convert}. Returns the number of snapshots compared.
+     * Opens {@code image} with {@code open} (the code under test), reads every snapshot and the
+     * active layer through it and compares them with {@code qemu-img convert}. Returns the number
+     * of snapshots compared.
      */
-    public static int assertImageMatchesQemu(Path image, Path scratch) {
-        return assertImageMatchesQemu(image, scratch, CHUNKS, 48, 0);
+    public static int assertImageMatchesQemu(Function<Path, Disk.Image> open, Path image, Path scratch) {
+        return assertImageMatchesQemu(open, image, scratch, CHUNKS, 48, 0);
     }
 
     /**
-     * Like {@link #assertImageMatchesQemu(Path, Path)} with a choice of chunk sizes and of the
-     * number of random ranges; {@code seed} is mixed into the random ranges and shown in failures.
+     * Like {@link #assertImageMatchesQemu(Function, Path, Path)} with a choice of chunk sizes and of
+     * the number of random ranges; {@code seed} is mixed into the random ranges and shown in
+     * failures.
      */
-    public static int assertImageMatchesQemu(Path image, Path scratch, int[] chunks, int ranges, long seed) {
-        try (QcowImage qi = QcowImage.open(image)) {
-            for (SnapshotEntry s : qi.snapshots()) {
-                byte[] expected = snapshotBytes(image, s.idString(), scratch);
-                assertReads(expected, qi.snapshotView(s), image.getFileName() + " snapshot " + s.idString()
-                        + " (" + s.nameString() + ")", chunks, ranges, seed);
+    public static int assertImageMatchesQemu(Function<Path, Disk.Image> open, Path image, Path scratch,
+            int[] chunks, int ranges, long seed) {
+        try (Disk.Image ours = open.apply(image)) {
+            List<Qemu.Listed> snapshots = ours.snapshots();
+            for (int i = 0; i < snapshots.size(); i++) {
+                Qemu.Listed s = snapshots.get(i);
+                byte[] expected = Qemu.snapshotBytes(image, s.id(), scratch);
+                assertReads(expected, ours.snapshot(i), image.getFileName() + " snapshot " + s.id() + " ("
+                        + s.name() + ")", chunks, ranges, seed);
             }
-            assertReads(activeBytes(image, scratch), qi.activeView(), image.getFileName() + " active layer",
+            assertReads(Qemu.activeBytes(image, scratch), ours.active(), image.getFileName() + " active layer",
                     chunks, ranges, seed);
-            return qi.snapshots().size();
+            return snapshots.size();
         }
     }
 
-    /**
-     * {@code qemu-img snapshot -c NAME IMAGE}, which must succeed, with flushes turned off
-     * ({@code cache.no-flush=on}): the image comes out the same, but without the several fsyncs
-     * per snapshot that make a loaded disk take half a second each.
-     */
-    public static void snapshot(Path image, String name) {
-        Qemu.Result r = trySnapshot(image, name);
-        if (r.exitCode() != 0) {
-            fail("qemu-img snapshot -c " + name + " " + image + " exited " + r.exitCode() + ":\n" + r.stderr());
+    /** Asserts that {@code qemu-img check} finds no errors and no leaks. */
+    public static void assertClean(Path image) {
+        assertClean(image, "qemu-img check " + image);
+    }
+
+    /** Like {@link #assertClean(Path)}; a failure starts with {@code what}, then the counts and report. */
+    public static void assertClean(Path image, String what) {
+        Qemu.Check c = Qemu.check(image);
+        if (!c.clean()) {
+            fail(what + ": " + c + "\n" + Qemu.checkText(image));
         }
-    }
-
-    /** Like {@link #snapshot} but returns the result instead of failing. */
-    public static Qemu.Result trySnapshot(Path image, String name) {
-        return Qemu.run(List.of("qemu-img", "snapshot", "-c", name, "--image-opts", noFlushOpts(image)));
-    }
-
-    /** {@code --image-opts} for a qcow2 image whose flushes are no-ops. */
-    public static String noFlushOpts(Path image) {
-        return "driver=qcow2,file.driver=file,file.filename=" + image.toString().replace(",", ",,")
-                + ",cache.no-flush=on";
-    }
-
-    /** A snapshot's bytes by ID: {@code qemu-img convert -t unsafe -l snapshot.id=ID -O raw}. */
-    public static byte[] snapshotBytes(Path image, String id, Path scratch) {
-        return convert(image, scratch, "-l", "snapshot.id=" + id);
-    }
-
-    /** The active layer's bytes: {@code qemu-img convert -t unsafe -O raw}. */
-    public static byte[] activeBytes(Path image, Path scratch) {
-        return convert(image, scratch);
-    }
-
-    private static byte[] convert(Path image, Path scratch, String... extra) {
-        Path out = scratch.resolve("oracle-" + System.nanoTime() + ".raw");
-        List<String> cmd = new ArrayList<>(List.of("qemu-img", "convert", "-t", "unsafe"));
-        cmd.addAll(List.of(extra));
-        cmd.addAll(List.of("-O", "raw", image.toString(), out.toString()));
-        try {
-            Qemu.ok(cmd.toArray(new String[0]));
-            return Files.readAllBytes(out);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } finally {
-            try {
-                Files.deleteIfExists(out);
-            } catch (IOException ignored) {
-                // in a JUnit temp dir that goes away anyway
-            }
-        }
-    }
-
-    /**
-     * Converts a snapshot ({@code id} non-null) or the active layer to a sparse raw file and
-     * returns its path, for disks too large to hold in an array.
-     */
-    public static Path convertToFile(Path image, String id, Path out) {
-        List<String> cmd = new ArrayList<>(List.of("qemu-img", "convert", "-t", "unsafe"));
-        if (id != null) {
-            cmd.addAll(List.of("-l", "snapshot.id=" + id));
-        }
-        cmd.addAll(List.of("-O", "raw", image.toString(), out.toString()));
-        Qemu.ok(cmd.toArray(new String[0]));
-        return out;
     }
 
     /**
      * Compares {@code ranges} ({offset, length} pairs) of {@code source} with the same ranges of
      * the raw file {@code expected}, which must have the disk's size.
      */
-    public static void assertRangesMatchFile(Path expected, BlockSource source, List<long[]> ranges, String what) {
-        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(expected)) {
+    public static void assertRangesMatchFile(Path expected, Disk source, List<long[]> ranges, String what) {
+        try (FileChannel ch = FileChannel.open(expected)) {
             assertEquals(ch.size(), source.size(), what + ": disk size");
             for (long[] r : ranges) {
                 long off = Math.max(0, Math.min(r[0], source.size() - 1));
@@ -147,8 +99,8 @@ public final class Oracle {
         }
     }
 
-    /** {@link #assertReads(byte[], BlockSource, String, int[], int, long)} with every chunk size. */
-    public static void assertReads(byte[] expected, BlockSource source, String what) {
+    /** {@link #assertReads(byte[], Disk, String, int[], int, long)} with every chunk size. */
+    public static void assertReads(byte[] expected, Disk source, String what) {
         assertReads(expected, source, what, CHUNKS, 48, 0);
     }
 
@@ -157,11 +109,11 @@ public final class Oracle {
      * size, {@code ranges} random ranges (odd offsets and lengths, some crossing cluster and table
      * boundaries, some running past the end of the disk), and reads at or past the end.
      */
-    public static void assertReads(byte[] expected, BlockSource source, String what, int[] chunks, int ranges,
+    public static void assertReads(byte[] expected, Disk source, String what, int[] chunks, int ranges,
             long seed) {
         assertEquals(expected.length, source.size(), what + ": disk size");
         for (int chunk : chunks) {
-            Bytes.assertSameBytes(expected, Bytes.readAll(source, chunk), what + ", read in chunks of " + chunk);
+            Bytes.assertSameBytes(expected, readAll(source, chunk), what + ", read in chunks of " + chunk);
         }
         long rangeSeed = seed * 31 + what.hashCode();
         Random r = new Random(rangeSeed);
@@ -207,7 +159,7 @@ public final class Oracle {
      * {@code lead}, and checks the bytes, the count returned, and that the bytes around the target
      * range are untouched.
      */
-    public static void assertRange(byte[] expected, BlockSource source, int offset, int length, int lead,
+    public static void assertRange(byte[] expected, Disk source, int offset, int length, int lead,
             boolean direct, String what) {
         final byte sentinel = (byte) 0xA7;
         int tail = 9;
@@ -228,7 +180,7 @@ public final class Oracle {
         buf.get(lead, got);
         byte[] exp = new byte[want];
         System.arraycopy(expected, offset, exp, 0, want);
-        int mismatch = java.util.Arrays.mismatch(exp, got);
+        int mismatch = Arrays.mismatch(exp, got);
         if (mismatch >= 0) {
             fail(where + ": first difference at disk offset " + (offset + mismatch) + " (0x"
                     + Long.toHexString(offset + mismatch) + "): got " + (got[mismatch] & 0xff) + ", expected "
@@ -246,7 +198,10 @@ public final class Oracle {
         }
     }
 
-    public static int read(BlockSource source, long offset, ByteBuffer dst) {
+    // ---- reading through the code under test ------------------------------------------------
+
+    /** {@link Disk#read}, with an I/O error thrown unchecked. */
+    public static int read(Disk source, long offset, ByteBuffer dst) {
         try {
             return source.read(offset, dst);
         } catch (IOException e) {
@@ -255,7 +210,7 @@ public final class Oracle {
     }
 
     /** Reads {@code length} bytes at {@code offset} (fewer at the end of the disk). */
-    public static byte[] readRange(BlockSource source, long offset, int length) {
+    public static byte[] readRange(Disk source, long offset, int length) {
         ByteBuffer b = ByteBuffer.allocate(length);
         int n = read(source, offset, b);
         byte[] out = new byte[n];
@@ -263,79 +218,20 @@ public final class Oracle {
         return out;
     }
 
-    /** Writes {@code length} bytes of poorly compressible data (values 0..31, seeded) to a new file. */
-    public static Path noiseFile(Path dir, String name, int length, long seed) {
-        byte[] b = noise(length, seed);
-        Path p = dir.resolve(name);
-        try {
-            Files.write(p, b);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+    /** Reads the whole disk in chunks of {@code chunk} bytes (a direct buffer, as FUSE gives). */
+    public static byte[] readAll(Disk source, int chunk) {
+        if (source.size() > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("disk too large for a test: " + source.size());
         }
-        return p;
-    }
-
-    /** Bytes in 0..31 from a seeded generator: deflate and zstd get them to roughly 65-80%. */
-    public static byte[] noise(int length, long seed) {
-        Random r = new Random(seed);
-        byte[] b = new byte[length];
-        for (int i = 0; i < length; i++) {
-            b[i] = (byte) r.nextInt(32);
+        byte[] all = new byte[(int) source.size()];
+        ByteBuffer buf = ByteBuffer.allocateDirect(chunk);
+        for (long pos = 0; pos < all.length; ) {
+            buf.clear();
+            int n = read(source, pos, buf);
+            buf.flip();
+            buf.get(all, (int) pos, n);
+            pos += n;
         }
-        return b;
-    }
-
-    /** The bytes of a file. */
-    public static byte[] readFile(Path p) {
-        try {
-            return Files.readAllBytes(p);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    /** Runs a command with {@code dir} as its working directory; it must succeed. Returns stdout. */
-    public static String okIn(Path dir, String... command) {
-        List<String> cmd = new ArrayList<>(List.of("sh", "-c", "cd \"$0\" && exec \"$@\"", dir.toString()));
-        cmd.addAll(List.of(command));
-        Qemu.Result r = viaShell(cmd);
-        String all = r.stdout() + r.stderr();
-        if (r.exitCode() != 0 || all.contains("failed") || all.contains("rror")) {
-            fail(String.join(" ", command) + " in " + dir + " exited " + r.exitCode() + ":\n" + all);
-        }
-        return r.stdout();
-    }
-
-    /**
-     * Runs {@code qemu-img ARGS...} through {@code sh}, with every argument of the form
-     * {@code @FILE} replaced by the exact bytes of FILE. This passes names (UTF-8, spaces, long) to
-     * QEMU byte for byte, whatever locale the JVM encodes command lines in.
-     */
-    public static Qemu.Result qemuImgWithFileArgs(String... args) {
-        StringBuilder script = new StringBuilder("exec qemu-img");
-        List<String> cmd = new ArrayList<>(List.of("sh", "-c", ""));
-        cmd.add("sh");
-        int n = 0;
-        for (String a : args) {
-            n++;
-            if (a.startsWith("@")) {
-                script.append(" \"$(cat \"${").append(n).append("}\")\"");
-                cmd.add(a.substring(1));
-            } else {
-                script.append(" \"${").append(n).append("}\"");
-                cmd.add(a);
-            }
-        }
-        cmd.set(2, script.toString());
-        return viaShell(cmd);
-    }
-
-    /** Runs a command through sh; a tool sh cannot find fails the test like a missing one does. */
-    private static Qemu.Result viaShell(List<String> cmd) {
-        Qemu.Result r = Qemu.run(cmd);
-        if (r.exitCode() == 127) {
-            fail("cannot run " + String.join(" ", cmd) + " (" + r.stderr().trim() + "); run make setup");
-        }
-        return r;
+        return all;
     }
 }

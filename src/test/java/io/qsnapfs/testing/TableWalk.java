@@ -1,9 +1,14 @@
 package io.qsnapfs.testing;
 
+import io.qsnapfs.format.FormatException;
+import io.qsnapfs.format.L2Entry;
+import io.qsnapfs.format.QcowHeader;
+import io.qsnapfs.format.RefcountBlock;
+import io.qsnapfs.format.RefcountTable;
+import io.qsnapfs.format.SnapshotEntry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -13,28 +18,68 @@ import java.util.Set;
 
 /**
  * A deliberately small qcow2 table walker, written from the spec independently of the engine, so
- * tests can check facts about the images QEMU made (e.g. that a compressed range really crosses a
- * host cluster boundary) without trusting the code under test.
+ * tests can find and check facts about the images QEMU made (e.g. that a compressed range really
+ * crosses a host cluster boundary, or where the refcount of a cluster is stored) without trusting
+ * the code under test. It uses only the spec's parsers ({@code io.qsnapfs.format}) and reads the
+ * file through {@link Poke} on every question, so it sees pokes made since it was created; only
+ * the header is read once, when it is created.
  */
-public final class TableWalk {
-    private final ByteBuffer file;
+public class TableWalk {
+    private final Path image;
+    private final QcowHeader header;
     public final int clusterBits;
     public final boolean extendedL2;
 
-    private TableWalk(byte[] bytes) {
-        this.file = ByteBuffer.wrap(bytes).order(ByteOrder.BIG_ENDIAN);
-        this.clusterBits = file.getInt(20);
-        int version = file.getInt(4);
-        this.extendedL2 = version >= 3 && (file.getLong(72) & (1L << 4)) != 0;
+    protected TableWalk(Path image) {
+        this.image = image;
+        this.header = readHeader(image);
+        this.clusterBits = header.clusterBits();
+        this.extendedL2 = header.hasExtendedL2();
     }
 
     public static TableWalk of(Path image) {
+        return new TableWalk(image);
+    }
+
+    private static QcowHeader readHeader(Path image) {
         try {
-            return new TableWalk(Files.readAllBytes(image));
+            long size = Files.size(image);
+            byte[] start = Poke.readBytes(image, 0, (int) Math.min(size, 4096));
+            int clusterSize = 1 << QcowHeader.peekClusterBits(ByteBuffer.wrap(start));
+            byte[] cluster = clusterSize <= start.length ? start
+                    : Poke.readBytes(image, 0, (int) Math.min(size, clusterSize));
+            return QcowHeader.parse(ByteBuffer.wrap(cluster));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (FormatException e) {
+            throw new IllegalArgumentException(image + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The image file walked. */
+    public Path image() {
+        return image;
+    }
+
+    /** The header as it was when this walker was created. */
+    public QcowHeader header() {
+        return header;
+    }
+
+    public long clusterSize() {
+        return 1L << clusterBits;
+    }
+
+    /** The file's length now. */
+    public long fileSize() {
+        try {
+            return Files.size(image);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
+
+    // ---- L1 and L2 tables -------------------------------------------------------------------
 
     /** One compressed L2 entry: host byte offset and the bytes its sector count allows. */
     public record Compressed(long hostOffset, long length) {
@@ -47,18 +92,12 @@ public final class TableWalk {
     /** The (offset, size) of every L1 table: the active one first, then each snapshot's. */
     public List<long[]> l1Tables() {
         List<long[]> out = new ArrayList<>();
-        out.add(new long[] {file.getLong(40), Integer.toUnsignedLong(file.getInt(36))});
-        int nb = file.getInt(60);
-        long pos = file.getLong(64);
-        for (int i = 0; i < nb; i++) {
-            int p = (int) pos;
-            long l1Offset = file.getLong(p);
-            long l1Size = Integer.toUnsignedLong(file.getInt(p + 8));
-            int idSize = file.getShort(p + 12) & 0xffff;
-            int nameSize = file.getShort(p + 14) & 0xffff;
-            int extra = file.getInt(p + 36);
-            out.add(new long[] {l1Offset, l1Size});
-            pos = (pos + 40 + extra + idSize + nameSize + 7) & ~7L;
+        out.add(new long[] {header.l1TableOffset(), Integer.toUnsignedLong(header.l1Size())});
+        long pos = header.snapshotsOffset();
+        for (int i = 0; i < header.nbSnapshots(); i++) {
+            ByteBuffer fixed = fixedPart(pos);
+            out.add(new long[] {fixed.getLong(0), Integer.toUnsignedLong(fixed.getInt(8))});
+            pos = next(pos, fixed);
         }
         return out;
     }
@@ -69,17 +108,20 @@ public final class TableWalk {
         int shift = 62 - (clusterBits - 8);
         long offsetMask = (1L << shift) - 1;
         long sectorMask = (1L << (clusterBits - 8)) - 1;
-        int entryBytes = extendedL2 ? 16 : 8;
-        int clusterSize = 1 << clusterBits;
+        int entryBytes = header.l2EntryBytes();
+        int clusterSize = (int) clusterSize();
+        long fileSize = fileSize();
         for (long[] l1 : l1Tables()) {
-            for (long i = 0; i < l1[1]; i++) {
-                long l2 = file.getLong((int) (l1[0] + i * 8)) & 0x00fffffffffffe00L;
-                if (l2 == 0 || l2 >= file.limit()) {
+            ByteBuffer table = ByteBuffer.wrap(Poke.readBytes(image, l1[0], (int) (l1[1] * 8)));
+            for (int i = 0; i < l1[1]; i++) {
+                long l2 = table.getLong(i * 8) & L2Entry.OFFSET_MASK;
+                if (l2 == 0 || l2 >= fileSize) {
                     continue;
                 }
+                ByteBuffer entries = ByteBuffer.wrap(Poke.readBytes(image, l2, clusterSize));
                 for (int j = 0; j < clusterSize; j += entryBytes) {
-                    long e = file.getLong((int) l2 + j);
-                    if ((e & (1L << 62)) != 0) {
+                    long e = entries.getLong(j);
+                    if ((e & L2Entry.COMPRESSED) != 0) {
                         long off = e & offsetMask;
                         long sectors = ((e >>> shift) & sectorMask) + 1;
                         out.add(new Compressed(off, sectors * 512 - (off & 511)));
@@ -90,16 +132,101 @@ public final class TableWalk {
         return out;
     }
 
-    /** Byte offset in the file of snapshot entry {@code index} of the table. */
-    public int snapshotEntryOffset(int index) {
-        long pos = file.getLong(64);
-        for (int i = 0; i < index; i++) {
-            int p = (int) pos;
-            int idSize = file.getShort(p + 12) & 0xffff;
-            int nameSize = file.getShort(p + 14) & 0xffff;
-            int extra = file.getInt(p + 36);
-            pos = (pos + 40 + extra + idSize + nameSize + 7) & ~7L;
+    /** Byte offset of the active L1 entry covering guest offset {@code guest}. */
+    public long l1EntryPos(long guest) {
+        return header.l1TableOffset() + (guest >>> (clusterBits + header.l2Bits())) * 8;
+    }
+
+    /** Byte offset of the active L2 entry for guest offset {@code guest}; its L2 table must exist. */
+    public long l2EntryPos(long guest) {
+        long l2 = Poke.readU64(image, l1EntryPos(guest)) & L2Entry.OFFSET_MASK;
+        if (l2 == 0) {
+            throw new IllegalStateException("no L2 table for guest offset " + guest);
         }
-        return (int) pos;
+        long index = (guest >>> clusterBits) & ((1L << header.l2Bits()) - 1);
+        return l2 + index * header.l2EntryBytes();
+    }
+
+    /** The host cluster index a normal guest cluster maps to. */
+    public long hostCluster(long guest) {
+        return (Poke.readU64(image, l2EntryPos(guest)) & L2Entry.OFFSET_MASK) >>> clusterBits;
+    }
+
+    /** The cluster index of the L2 table covering guest offset {@code guest}. */
+    public long l2Cluster(long guest) {
+        return (Poke.readU64(image, l1EntryPos(guest)) & L2Entry.OFFSET_MASK) >>> clusterBits;
+    }
+
+    // ---- refcounts --------------------------------------------------------------------------
+
+    /** Byte offset of the refcount table entry describing host cluster {@code cluster}. */
+    public long refcountTableEntryPos(long cluster) {
+        return header.refcountTableOffset() + (cluster >>> refcountBlockBits()) * 8;
+    }
+
+    /** Byte offset of the refcount block holding the refcount of {@code cluster}, or 0 when there is none. */
+    public long refcountBlock(long cluster) {
+        return RefcountTable.blockOffset(Poke.readU64(image, refcountTableEntryPos(cluster)));
+    }
+
+    /** The refcount stored for host cluster {@code cluster}; 0 when no refcount block covers it. */
+    public long storedRefcount(long cluster) {
+        long block = refcountBlock(cluster);
+        if (block == 0) {
+            return 0;
+        }
+        byte[] b = Poke.readBytes(image, block, (int) clusterSize());
+        return RefcountBlock.get(b, header.refcountOrder(), refcountIndex(cluster));
+    }
+
+    /** The index of {@code cluster}'s refcount in its refcount block. */
+    protected int refcountIndex(long cluster) {
+        return (int) (cluster & ((1L << refcountBlockBits()) - 1));
+    }
+
+    private int refcountBlockBits() {
+        return RefcountBlock.blockBits(clusterBits, header.refcountOrder());
+    }
+
+    // ---- snapshot table ---------------------------------------------------------------------
+
+    /** Byte offset in the file of snapshot entry {@code index} of the table. */
+    public long snapshotEntryOffset(int index) {
+        long pos = header.snapshotsOffset();
+        for (int i = 0; i < index; i++) {
+            pos = next(pos, fixedPart(pos));
+        }
+        return pos;
+    }
+
+    /** Snapshot entry {@code index} of the table, parsed with {@link SnapshotEntry#parse}. */
+    public SnapshotEntry snapshotEntry(int index) {
+        long pos = snapshotEntryOffset(index);
+        ByteBuffer fixed = fixedPart(pos);
+        int length = SnapshotEntry.FIXED_SIZE + fixed.getInt(36) + (fixed.getShort(12) & 0xffff)
+                + (fixed.getShort(14) & 0xffff);
+        try {
+            SnapshotEntry.Parsed p = SnapshotEntry.parse(ByteBuffer.wrap(Poke.readBytes(image, pos, length)), 0, index);
+            if (p == null) {
+                throw new IllegalStateException(image + ": snapshot entry " + index + " does not fit in " + length
+                        + " bytes");
+            }
+            return p.entry();
+        } catch (FormatException e) {
+            throw new IllegalStateException(image + ": snapshot entry " + index + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The fixed 40 bytes of the snapshot entry at {@code pos}. */
+    private ByteBuffer fixedPart(long pos) {
+        return ByteBuffer.wrap(Poke.readBytes(image, pos, SnapshotEntry.FIXED_SIZE));
+    }
+
+    /** Where the entry after the one at {@code pos} starts: its fields' lengths, padded to 8. */
+    private static long next(long pos, ByteBuffer fixed) {
+        int idSize = fixed.getShort(12) & 0xffff;
+        int nameSize = fixed.getShort(14) & 0xffff;
+        int extra = fixed.getInt(36);
+        return (pos + SnapshotEntry.FIXED_SIZE + extra + idSize + nameSize + 7) & ~7L;
     }
 }

@@ -1,7 +1,6 @@
 package io.qsnapfs.engine.check;
 
 import io.qsnapfs.engine.ImageException;
-import io.qsnapfs.engine.ImagePoker;
 import static io.qsnapfs.engine.check.QemuCheckOracle.assertCleanLikeQemu;
 import static io.qsnapfs.engine.check.QemuCheckOracle.assertSameAsQemu;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -11,6 +10,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.qsnapfs.cli.CheckReport;
 import io.qsnapfs.format.L2Entry;
+import io.qsnapfs.testing.Bytes;
+import io.qsnapfs.testing.MetadataPoker;
+import io.qsnapfs.testing.Poke;
+import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -97,7 +100,7 @@ class ConsistencyCheckTest {
                 data[i + j] = (byte) random.nextInt();
             }
         }
-        write(raw, data);
+        Bytes.writeFile(raw, data);
         Path packed = dir.resolve("packed.qcow2");
         Qemu.img("convert", "-c", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=512", raw.toString(),
                 packed.toString());
@@ -138,12 +141,12 @@ class ConsistencyCheckTest {
             Qemu.snapshot(img, "s" + i);
             Qemu.io(img, "write -P " + (i + 2) + " " + (i * 1024 * 1024) + " 1536k");
         }
-        Qemu.img("snapshot", "-d", "s2", img.toString());
-        Qemu.img("snapshot", "-a", "s4", img.toString());
+        Qemu.deleteSnapshot(img, "s2");
+        Qemu.applySnapshot(img, "s4");
         Qemu.io(img, "write -P 9 3M 64k");
-        Qemu.img("resize", img.toString(), "80M");
+        Qemu.resize(img, "80M");
         Qemu.snapshot(img, "after-resize");
-        Qemu.img("snapshot", "-d", "s0", img.toString());
+        Qemu.deleteSnapshot(img, "s0");
         assertCleanLikeQemu(img);
     }
 
@@ -235,10 +238,9 @@ class ConsistencyCheckTest {
     void raisedRefcountIsALeak() {
         Path img = create("leak.qcow2", "8M", "");
         Qemu.io(img, "write -P 1 0 256k");
-        try (ImagePoker p = ImagePoker.open(img)) {
-            long c = p.hostCluster(65536);
-            p.setStoredRefcount(c, 2);
-        }
+        MetadataPoker p = MetadataPoker.of(img);
+        long c = p.hostCluster(65536);
+        p.setStoredRefcount(c, 2);
         CheckResult r = assertSameAsQemu(img);
         assertEquals(1, r.leaks());
         assertEquals(1, r.corruptions()); // the COPIED flag no longer matches refcount 2
@@ -250,10 +252,9 @@ class ConsistencyCheckTest {
         Path img = create("low.qcow2", "8M", "");
         Qemu.io(img, "write -P 1 0 256k");
         Qemu.snapshot(img, "s");
-        try (ImagePoker p = ImagePoker.open(img)) {
-            p.setStoredRefcount(p.hostCluster(0), 1);
-            p.setStoredRefcount(p.hostCluster(131072), 0);
-        }
+        MetadataPoker p = MetadataPoker.of(img);
+        p.setStoredRefcount(p.hostCluster(0), 1);
+        p.setStoredRefcount(p.hostCluster(131072), 0);
         CheckResult r = assertSameAsQemu(img);
         assertEquals(0, r.leaks());
         assertTrue(r.corruptions() >= 2);
@@ -263,9 +264,8 @@ class ConsistencyCheckTest {
     void l2TableWithoutRefcount() {
         Path img = create("l2.qcow2", "8M", "");
         Qemu.io(img, "write -P 1 0 256k");
-        try (ImagePoker p = ImagePoker.open(img)) {
-            p.setStoredRefcount(p.l2Cluster(0), 0);
-        }
+        MetadataPoker p = MetadataPoker.of(img);
+        p.setStoredRefcount(p.l2Cluster(0), 0);
         CheckResult r = assertSameAsQemu(img);
         assertEquals(2, r.corruptions()); // refcount 0 < 1, and the L1 entry's COPIED flag
     }
@@ -274,12 +274,11 @@ class ConsistencyCheckTest {
     void leakedWholeClusters() {
         Path img = create("lost.qcow2", "8M", "");
         Qemu.io(img, "write -P 1 0 256k", "write -P 2 1M 64k", "discard 0 64k");
-        try (ImagePoker p = ImagePoker.open(img)) {
-            long end = p.fileSize() / p.clusterSize();
-            p.truncate((end + 1) * p.clusterSize());
-            p.setStoredRefcount(end, 1); // an appended cluster nobody references
-            p.setStoredRefcount(end + 5, 3); // past the end of the file: not compared, as in QEMU
-        }
+        MetadataPoker p = MetadataPoker.of(img);
+        long end = p.fileSize() / p.clusterSize();
+        Poke.setLength(img, (end + 1) * p.clusterSize());
+        p.setStoredRefcount(end, 1); // an appended cluster nobody references
+        p.setStoredRefcount(end + 5, 3); // past the end of the file: not compared, as in QEMU
         CheckResult r = assertSameAsQemu(img);
         assertEquals(1, r.leaks());
         assertEquals(0, r.corruptions());
@@ -290,20 +289,18 @@ class ConsistencyCheckTest {
     void clearedAndSetCopiedFlags() {
         Path img = create("copied.qcow2", "8M", "");
         Qemu.io(img, "write -P 1 0 512k");
-        try (ImagePoker p = ImagePoker.open(img)) {
-            long pos = p.l2EntryPos(65536);
-            p.writeLong(pos, p.readLong(pos) & ~L2Entry.COPIED);
-        }
+        MetadataPoker p = MetadataPoker.of(img);
+        long pos = p.l2EntryPos(65536);
+        Poke.u64(img, pos, Poke.readU64(img, pos) & ~L2Entry.COPIED);
         CheckResult r = assertSameAsQemu(img);
         assertEquals(1, r.corruptions());
 
         Qemu.snapshot(img, "s"); // recomputes the active COPIED flags, repairing the one above
-        try (ImagePoker p = ImagePoker.open(img)) {
-            long pos = p.l2EntryPos(131072);
-            p.writeLong(pos, p.readLong(pos) | L2Entry.COPIED); // shared cluster claims refcount 1
-            long l1 = p.l1EntryPos(0);
-            p.writeLong(l1, p.readLong(l1) | L2Entry.COPIED);
-        }
+        p = MetadataPoker.of(img);
+        long shared = p.l2EntryPos(131072);
+        Poke.u64(img, shared, Poke.readU64(img, shared) | L2Entry.COPIED); // shared cluster claims refcount 1
+        long l1 = p.l1EntryPos(0);
+        Poke.u64(img, l1, Poke.readU64(img, l1) | L2Entry.COPIED);
         assertSameAsQemu(img);
     }
 
@@ -311,10 +308,9 @@ class ConsistencyCheckTest {
     void referencesBeyondTheEndOfTheFile() {
         Path img = create("eof.qcow2", "8M", "");
         Qemu.io(img, "write -P 1 0 256k");
-        try (ImagePoker p = ImagePoker.open(img)) {
-            long pos = p.l2EntryPos(4 * 65536L);
-            p.writeLong(pos, L2Entry.COPIED | (p.fileSize() + 10 * p.clusterSize()));
-        }
+        MetadataPoker p = MetadataPoker.of(img);
+        long pos = p.l2EntryPos(4 * 65536L);
+        Poke.u64(img, pos, L2Entry.COPIED | (p.fileSize() + 10 * p.clusterSize()));
         CheckResult r = assertSameAsQemu(img);
         assertEquals(2, r.corruptions());
     }
@@ -323,16 +319,15 @@ class ConsistencyCheckTest {
     void malformedEntries() {
         Path img = create("bits.qcow2", "8M", "");
         Qemu.io(img, "write -P 1 0 256k", "write -c -P 2 1M 64k");
-        try (ImagePoker p = ImagePoker.open(img)) {
-            long pos = p.l2EntryPos(0);
-            p.writeLong(pos, p.readLong(pos) | 0x100); // reserved bit 8
-            long c = p.l2EntryPos(1 << 20);
-            p.writeLong(c, p.readLong(c) | L2Entry.COPIED); // COPIED on a compressed cluster
-            long unaligned = p.l2EntryPos(2 * 65536L);
-            p.writeLong(unaligned, p.readLong(unaligned) | 0x1000); // inside a cluster
-            long reftable = p.header.refcountTableOffset();
-            p.writeLong(reftable + 8, 0x3); // a table entry with only reserved bits
-        }
+        MetadataPoker p = MetadataPoker.of(img);
+        long pos = p.l2EntryPos(0);
+        Poke.u64(img, pos, Poke.readU64(img, pos) | 0x100); // reserved bit 8
+        long c = p.l2EntryPos(1 << 20);
+        Poke.u64(img, c, Poke.readU64(img, c) | L2Entry.COPIED); // COPIED on a compressed cluster
+        long unaligned = p.l2EntryPos(2 * 65536L);
+        Poke.u64(img, unaligned, Poke.readU64(img, unaligned) | 0x1000); // inside a cluster
+        long reftable = p.header().refcountTableOffset();
+        Poke.u64(img, reftable + 8, 0x3); // a table entry with only reserved bits
         assertSameAsQemu(img);
     }
 
@@ -340,11 +335,10 @@ class ConsistencyCheckTest {
     void misplacedRefcountBlocks() {
         Path img = create("refblock.qcow2", "8M", "cluster_size=4096");
         Qemu.io(img, "write -P 1 0 256k");
-        try (ImagePoker p = ImagePoker.open(img)) {
-            long reftable = p.header.refcountTableOffset();
-            p.writeLong(reftable + 16, p.fileSize() + 40 * p.clusterSize()); // a block outside the image
-            p.writeLong(reftable + 24, p.readLong(reftable)); // the same block twice
-        }
+        MetadataPoker p = MetadataPoker.of(img);
+        long reftable = p.header().refcountTableOffset();
+        Poke.u64(img, reftable + 16, p.fileSize() + 40 * p.clusterSize()); // a block outside the image
+        Poke.u64(img, reftable + 24, Poke.readU64(img, reftable)); // the same block twice
         assertSameAsQemu(img);
     }
 
@@ -352,10 +346,9 @@ class ConsistencyCheckTest {
     void misalignedRefcountBlockMakesEveryClusterUnreadable() {
         Path img = create("misaligned.qcow2", "8M", "cluster_size=4096");
         Qemu.io(img, "write -P 1 0 64k");
-        try (ImagePoker p = ImagePoker.open(img)) {
-            long reftable = p.header.refcountTableOffset();
-            p.writeLong(reftable, p.readLong(reftable) + 512);
-        }
+        MetadataPoker p = MetadataPoker.of(img);
+        long reftable = p.header().refcountTableOffset();
+        Poke.u64(img, reftable, Poke.readU64(img, reftable) + 512);
         CheckResult r = assertSameAsQemu(img);
         assertTrue(r.checkErrors() > 0);
         assertEquals(1, r.exitStatus());
@@ -366,16 +359,15 @@ class ConsistencyCheckTest {
         Path img = create("inc.qcow2", "8M", "");
         Qemu.io(img, "write -P 1 0 64k");
         Qemu.snapshot(img, "s");
-        try (ImagePoker p = ImagePoker.open(img)) {
-            long table = p.header.snapshotsOffset();
-            int extra = (int) (p.readLong(table + 32) & 0xffffffffL); // extra_data_size
-            int idSize = (int) (p.readLong(table + 8) >>> 16 & 0xffff);
-            int nameSize = (int) (p.readLong(table + 8) & 0xffff);
-            // Cut the extra data to 8 bytes and move the ID and name up behind it.
-            byte[] idName = p.read(table + 40 + extra, idSize + nameSize);
-            p.writeLong(table + 32, (p.readLong(table + 32) & 0xffffffff00000000L) | 8);
-            p.write(table + 48, idName);
-        }
+        MetadataPoker p = MetadataPoker.of(img);
+        long table = p.header().snapshotsOffset();
+        int extra = (int) (Poke.readU64(img, table + 32) & 0xffffffffL); // extra_data_size
+        int idSize = (int) (Poke.readU64(img, table + 8) >>> 16 & 0xffff);
+        int nameSize = (int) (Poke.readU64(img, table + 8) & 0xffff);
+        // Cut the extra data to 8 bytes and move the ID and name up behind it.
+        byte[] idName = Poke.readBytes(img, table + 40 + extra, idSize + nameSize);
+        Poke.u64(img, table + 32, (Poke.readU64(img, table + 32) & 0xffffffff00000000L) | 8);
+        Poke.bytes(img, table + 48, idName);
         CheckResult r = assertSameAsQemu(img);
         assertEquals(1, r.corruptions());
     }
@@ -386,10 +378,9 @@ class ConsistencyCheckTest {
         Qemu.io(img, "write -P 1 0 64k");
         Qemu.snapshot(img, "one");
         Qemu.snapshot(img, "two");
-        try (ImagePoker p = ImagePoker.open(img)) {
-            long table = p.header.snapshotsOffset();
-            p.writeLong(table, p.readLong(table) + 512); // first entry's L1 offset misaligned
-        }
+        MetadataPoker p = MetadataPoker.of(img);
+        long table = p.header().snapshotsOffset();
+        Poke.u64(img, table, Poke.readU64(img, table) + 512); // first entry's L1 offset misaligned
         CheckResult r = assertSameAsQemu(img);
         assertTrue(r.corruptions() > 0 && r.leaks() > 0, CheckReport.messages(r));
     }
@@ -400,28 +391,29 @@ class ConsistencyCheckTest {
         Qemu.io(img, "write -P 1 0 64k");
         Qemu.snapshot(img, "a");
         Qemu.snapshot(img, "b");
-        try (ImagePoker p = ImagePoker.open(img)) {
-            // A third snapshot entry pointing at the same L1 table as "a": four references to each
-            // data cluster, one more than 2 bits hold.
-            long table = p.header.snapshotsOffset();
-            byte[] all = p.read(table, (int) p.clusterSize());
-            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(all);
-            int extra = b.getInt(36);
-            int id = b.getShort(12) & 0xffff;
-            int name = b.getShort(14) & 0xffff;
-            long firstLength = (40 + extra + id + name + 7) & ~7;
-            int secondLength = (40 + b.getInt((int) firstLength + 36) + (b.getShort((int) firstLength + 12) & 0xffff)
-                    + (b.getShort((int) firstLength + 14) & 0xffff) + 7) & ~7;
-            long newTable = alignUp(p.fileSize(), p.clusterSize());
-            byte[] copy = new byte[(int) (firstLength * 2 + secondLength)];
-            System.arraycopy(all, 0, copy, 0, (int) (firstLength + secondLength));
-            System.arraycopy(all, 0, copy, (int) (firstLength + secondLength), (int) firstLength);
-            p.truncate(newTable + p.clusterSize());
-            p.write(newTable, copy);
-            p.writeLong(64, newTable); // snapshots_offset
-            byte[] nb = {0, 0, 0, 3};
-            p.write(60, nb);
-        }
+        MetadataPoker p = MetadataPoker.of(img);
+        // A third snapshot entry pointing at the same L1 table as "a": four references to each
+        // data cluster, one more than 2 bits hold.
+        long table = p.header().snapshotsOffset();
+        // The table's cluster, zeros past the end of the file (the last entry's padding may lie there).
+        byte[] all = java.util.Arrays.copyOf(Poke.readBytes(img, table, (int) Math.min(p.clusterSize(),
+                p.fileSize() - table)), (int) p.clusterSize());
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(all);
+        int extra = b.getInt(36);
+        int id = b.getShort(12) & 0xffff;
+        int name = b.getShort(14) & 0xffff;
+        long firstLength = (40 + extra + id + name + 7) & ~7;
+        int secondLength = (40 + b.getInt((int) firstLength + 36) + (b.getShort((int) firstLength + 12) & 0xffff)
+                + (b.getShort((int) firstLength + 14) & 0xffff) + 7) & ~7;
+        long newTable = alignUp(p.fileSize(), p.clusterSize());
+        byte[] copy = new byte[(int) (firstLength * 2 + secondLength)];
+        System.arraycopy(all, 0, copy, 0, (int) (firstLength + secondLength));
+        System.arraycopy(all, 0, copy, (int) (firstLength + secondLength), (int) firstLength);
+        Poke.setLength(img, newTable + p.clusterSize());
+        Poke.bytes(img, newTable, copy);
+        Poke.u64(img, 64, newTable); // snapshots_offset
+        byte[] nb = {0, 0, 0, 3};
+        Poke.bytes(img, 60, nb);
         CheckResult r = assertSameAsQemu(img);
         assertTrue(r.corruptions() > 0);
     }
@@ -430,7 +422,7 @@ class ConsistencyCheckTest {
     void dirtyLazyRefcountImageLeftByACrash() {
         Path img = create("dirty.qcow2", "8M", "lazy_refcounts=on");
         Qemu.io(img, "write -P 1 0 1M");
-        Qemu.Result crash = Qemu.run(List.of("qemu-io", "-f", "qcow2", "-c", "write -P 2 2M 1M", "-c",
+        Processes.Output crash = Qemu.run(List.of("qemu-io", "-f", "qcow2", "-c", "write -P 2 2M 1M", "-c",
                 "write -P 3 0 64k", "-c", "abort", img.toString()));
         assertTrue(crash.exitCode() != 0, "qemu-io abort should die");
         CheckResult r = assertSameAsQemu(img); // refcounts were never written: corruptions
@@ -471,9 +463,8 @@ class ConsistencyCheckTest {
         Path img = create("far.qcow2", "8M", "");
         Qemu.io(img, "write -P 1 0 64k");
         Qemu.snapshot(img, "s");
-        try (ImagePoker p = ImagePoker.open(img)) {
-            p.writeLong(64, alignUp(p.fileSize(), p.clusterSize()) + 65536); // snapshots_offset
-        }
+        MetadataPoker p = MetadataPoker.of(img);
+        Poke.u64(img, 64, alignUp(p.fileSize(), p.clusterSize()) + 65536); // snapshots_offset
         // QEMU reads zeros there: an empty, incomplete entry whose table lies past the end.
         CheckResult r = assertSameAsQemu(img);
         assertEquals(2, r.corruptions());
@@ -484,15 +475,14 @@ class ConsistencyCheckTest {
         Path img = create("extra.qcow2", "8M", "");
         Qemu.io(img, "write -P 1 0 64k");
         Qemu.snapshot(img, "s");
-        try (ImagePoker p = ImagePoker.open(img)) {
-            long table = p.header.snapshotsOffset();
-            p.writeLong(table + 32, (p.readLong(table + 32) & 0xffffffff00000000L) | 2000); // extra_data_size
-        }
+        MetadataPoker p = MetadataPoker.of(img);
+        long table = p.header().snapshotsOffset();
+        Poke.u64(img, table + 32, (Poke.readU64(img, table + 32) & 0xffffffff00000000L) | 2000); // extra_data_size
         CheckResult r = ConsistencyCheck.run(img);
         assertFalse(r.complete());
         assertEquals(1, r.exitStatus());
         assertTrue(r.failure().startsWith("extra.qcow2: "), r.failure());
-        Qemu.Result q = Qemu.run(List.of("qemu-img", "check", img.toString()));
+        Processes.Output q = Qemu.run(List.of("qemu-img", "check", img.toString()));
         assertEquals(1, q.exitCode(), q.stdout() + q.stderr());
         assertEquals(q.stdout(), CheckReport.human(r));
     }
@@ -500,27 +490,17 @@ class ConsistencyCheckTest {
     @Test
     void absurdlyLargeFileIsRefusedClearly() {
         Path img = create("huge.qcow2", "1M", "cluster_size=512");
-        try (ImagePoker p = ImagePoker.open(img)) {
-            p.truncate(1200L << 30); // sparse: 2.5 billion clusters of 512 bytes
-        }
+        Poke.setLength(img, 1200L << 30); // sparse: 2.5 billion clusters of 512 bytes
         CheckResult r = ConsistencyCheck.run(img);
         assertFalse(r.complete());
         assertEquals(1, r.exitStatus());
         assertTrue(r.failure().startsWith("huge.qcow2: the file holds 2516582400 clusters of 512 bytes"),
                 r.failure());
-        Qemu.Result q = Qemu.run(List.of("qemu-img", "check", img.toString()));
+        Processes.Output q = Qemu.run(List.of("qemu-img", "check", img.toString()));
         assertEquals(1, q.exitCode(), q.stdout() + q.stderr());
     }
 
     private static long alignUp(long v, long alignment) {
         return (v + alignment - 1) / alignment * alignment;
-    }
-
-    private static void write(Path p, byte[] data) {
-        try {
-            Files.write(p, data);
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
     }
 }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.qsnapfs.cli.CheckReport;
+import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,8 +23,8 @@ final class QemuCheckOracle {
     /** Asserts agreement and returns our result. */
     static CheckResult assertSameAsQemu(Path image) {
         CheckResult ours = ConsistencyCheck.run(image);
-        Qemu.Result json = Qemu.run(List.of("qemu-img", "check", "--output=json", image.toString()));
-        Qemu.Result human = Qemu.run(List.of("qemu-img", "check", image.toString()));
+        Processes.Output json = Qemu.run(List.of("qemu-img", "check", "--output=json", image.toString()));
+        Processes.Output human = Qemu.run(List.of("qemu-img", "check", image.toString()));
         String context = image + "\nqemu-img check:\n" + human.stdout() + human.stderr() + "\nours:\n"
                 + CheckReport.human(ours) + CheckReport.messages(ours) + (ours.failure() == null ? "" : ours.failure());
         assertEquals(json.exitCode(), ours.exitStatus(), "exit status; " + context);

@@ -1,8 +1,9 @@
 package io.qsnapfs.engine.check;
 
-import io.qsnapfs.engine.ImagePoker;
 import io.qsnapfs.format.L2Entry;
 import io.qsnapfs.format.RefcountBlock;
+import io.qsnapfs.testing.MetadataPoker;
+import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Qemu;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -66,15 +67,15 @@ final class RandomImage {
                 img.recipe.append("snapshot -c ").append(name).append('\n');
             } else if (kind == 8 && !snapshots.isEmpty()) {
                 String name = snapshots.remove(r.nextInt(snapshots.size()));
-                Qemu.img("snapshot", "-d", name, img.path.toString());
+                Qemu.deleteSnapshot(img.path, name);
                 img.recipe.append("snapshot -d ").append(name).append('\n');
             } else if (kind == 9 && !snapshots.isEmpty() && refBits > 2) {
                 String name = snapshots.get(r.nextInt(snapshots.size()));
-                Qemu.img("snapshot", "-a", name, img.path.toString());
+                Qemu.applySnapshot(img.path, name);
                 img.recipe.append("snapshot -a ").append(name).append('\n');
             } else if (kind == 10 && r.nextInt(3) == 0) {
                 size += (1 + r.nextInt(4)) << 20;
-                Qemu.img("resize", "-q", img.path.toString(), size + "");
+                Qemu.resize(img.path, size + "");
                 img.recipe.append("resize ").append(size).append('\n');
             }
         }
@@ -108,40 +109,39 @@ final class RandomImage {
      */
     int plantFaults(Random r) {
         int planted = 0;
-        try (ImagePoker p = ImagePoker.open(path)) {
-            long clusters = p.fileSize() / p.clusterSize();
-            long max = RefcountBlock.maxRefcount(p.header.refcountOrder());
-            for (int i = 0; i < 3; i++) {
-                long c = (long) (r.nextDouble() * clusters);
-                long cur;
-                try {
-                    cur = p.storedRefcount(c);
-                    long value = cur == 0 ? 1 : cur == max || r.nextBoolean() ? cur - 1 : cur + 1;
-                    p.setStoredRefcount(c, value);
-                    recipe.append("refcount of cluster ").append(c).append(": ").append(cur).append(" -> ")
-                            .append(value).append('\n');
-                    planted++;
-                } catch (IllegalStateException e) {
-                    // no refcount block there; try another
-                }
-            }
-            long guestClusters = p.header.size() / p.clusterSize();
-            for (int tries = 0; tries < 50 && guestClusters > 0; tries++) {
-                long guest = (long) (r.nextDouble() * guestClusters) * p.clusterSize();
-                long l1 = p.readLong(p.l1EntryPos(guest));
-                if ((l1 & L2Entry.OFFSET_MASK) == 0) {
-                    continue;
-                }
-                long pos = p.l2EntryPos(guest);
-                long entry = p.readLong(pos);
-                if ((entry & L2Entry.COMPRESSED) != 0 || (entry & L2Entry.OFFSET_MASK) == 0) {
-                    continue;
-                }
-                p.writeLong(pos, entry ^ L2Entry.COPIED);
-                recipe.append("flip COPIED of guest offset ").append(guest).append('\n');
+        MetadataPoker p = MetadataPoker.of(path);
+        long clusters = p.fileSize() / p.clusterSize();
+        long max = RefcountBlock.maxRefcount(p.header().refcountOrder());
+        for (int i = 0; i < 3; i++) {
+            long c = (long) (r.nextDouble() * clusters);
+            long cur;
+            try {
+                cur = p.storedRefcount(c);
+                long value = cur == 0 ? 1 : cur == max || r.nextBoolean() ? cur - 1 : cur + 1;
+                p.setStoredRefcount(c, value);
+                recipe.append("refcount of cluster ").append(c).append(": ").append(cur).append(" -> ")
+                        .append(value).append('\n');
                 planted++;
-                break;
+            } catch (IllegalStateException e) {
+                // no refcount block there; try another
             }
+        }
+        long guestClusters = p.header().size() / p.clusterSize();
+        for (int tries = 0; tries < 50 && guestClusters > 0; tries++) {
+            long guest = (long) (r.nextDouble() * guestClusters) * p.clusterSize();
+            long l1 = Poke.readU64(path, p.l1EntryPos(guest));
+            if ((l1 & L2Entry.OFFSET_MASK) == 0) {
+                continue;
+            }
+            long pos = p.l2EntryPos(guest);
+            long entry = Poke.readU64(path, pos);
+            if ((entry & L2Entry.COMPRESSED) != 0 || (entry & L2Entry.OFFSET_MASK) == 0) {
+                continue;
+            }
+            Poke.u64(path, pos, entry ^ L2Entry.COPIED);
+            recipe.append("flip COPIED of guest offset ").append(guest).append('\n');
+            planted++;
+            break;
         }
         return planted;
     }

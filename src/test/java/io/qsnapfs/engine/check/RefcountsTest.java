@@ -1,13 +1,14 @@
 package io.qsnapfs.engine.check;
 
-import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.engine.ImageFile;
-import io.qsnapfs.engine.ImagePoker;
+import io.qsnapfs.engine.ImageException;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.qsnapfs.io.PositionalFile;
+import io.qsnapfs.testing.MetadataPoker;
+import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Qemu;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -36,10 +37,9 @@ class RefcountsTest {
         }
         long dataCluster;
         long l2Cluster;
-        try (ImagePoker p = ImagePoker.open(img)) {
-            dataCluster = p.hostCluster(8192);
-            l2Cluster = p.l2Cluster(0);
-        }
+        MetadataPoker p = MetadataPoker.of(img);
+        dataCluster = p.hostCluster(8192);
+        l2Cluster = p.l2Cluster(0);
         try (PositionalFile f = PositionalFile.openReadOnly(img)) {
             Refcounts r = load(f);
             long clusters = (f.size() + 4095) / 4096;
@@ -65,11 +65,10 @@ class RefcountsTest {
         Path img = Qemu.create(dir.resolve("bad.qcow2"), "64M", "cluster_size=512");
         Qemu.io(img, "write -P 1 0 1M");
         long perBlock = 512 * 8 / 16;
-        try (ImagePoker p = ImagePoker.open(img)) {
-            long table = p.header.refcountTableOffset();
-            p.writeLong(table + 8, p.readLong(table + 8) | 0x100); // reserved bit
-            p.writeLong(table + 24, p.fileSize() + 4096 * 512L); // beyond the end
-        }
+        MetadataPoker p = MetadataPoker.of(img);
+        long table = p.header().refcountTableOffset();
+        Poke.u64(img, table + 8, Poke.readU64(img, table + 8) | 0x100); // reserved bit
+        Poke.u64(img, table + 24, p.fileSize() + 4096 * 512L); // beyond the end
         try (PositionalFile f = PositionalFile.openReadOnly(img)) {
             Refcounts r = load(f);
             assertEquals(1, r.get(perBlock + 1), "reserved bits are ignored when reading");
@@ -80,10 +79,9 @@ class RefcountsTest {
         }
         Path big = Qemu.create(dir.resolve("big.qcow2"), "64M", "");
         Qemu.io(big, "write -P 1 0 1M");
-        try (ImagePoker p = ImagePoker.open(big)) {
-            long table = p.header.refcountTableOffset();
-            p.writeLong(table, p.readLong(table) + 512);
-        }
+        p = MetadataPoker.of(big);
+        long bigTable = p.header().refcountTableOffset();
+        Poke.u64(big, bigTable, Poke.readU64(big, bigTable) + 512);
         try (PositionalFile f = PositionalFile.openReadOnly(big)) {
             Refcounts r = load(f);
             ImageException e = assertThrows(ImageException.class, () -> r.get(5));
@@ -95,9 +93,7 @@ class RefcountsTest {
     @Test
     void tableBeyondTheEndIsRefused() throws IOException {
         Path img = Qemu.create(dir.resolve("t.qcow2"), "8M", "");
-        try (ImagePoker p = ImagePoker.open(img)) {
-            p.writeLong(48, 0x100000); // refcount_table_offset past the end
-        }
+        Poke.u64(img, 48, 0x100000); // refcount_table_offset past the end
         try (PositionalFile f = PositionalFile.openReadOnly(img)) {
             ImageException e = assertThrows(ImageException.class, () -> load(f));
             assertTrue(e.getMessage().startsWith("t.qcow2: refcount table at 0x100000"), e.getMessage());

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.qsnapfs.format.SnapshotEntry;
+import io.qsnapfs.testing.Bytes;
 import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Qemu;
 import java.io.IOException;
@@ -44,31 +45,31 @@ class ConcurrentReadTest {
     void eightThreadsReadSnapshotsAtOnce() throws Exception {
         // Image A: 4K clusters, zstd, over a qcow2 backing file, 5 snapshots.
         Path base = Qemu.create(dir.resolve("base.qcow2"), "6M", "cluster_size=65536");
-        Qemu.io(base, "write -s " + Oracle.noiseFile(dir, "bn", 6 * M, 1) + " 0 6M");
+        Qemu.io(base, "write -s " + Bytes.noiseFile(dir, "bn", 6 * M, 1) + " 0 6M");
         Path a = dir.resolve("a.qcow2");
         Qemu.img("create", "-q", "-f", "qcow2", "-o", "cluster_size=4096,compression_type=zstd", "-b", "base.qcow2",
                 "-F", "qcow2", a.toString(), "8M");
-        Path noiseA = Oracle.noiseFile(dir, "na", M, 2);
+        Path noiseA = Bytes.noiseFile(dir, "na", M, 2);
         for (int i = 0; i < 5; i++) {
             Qemu.io(a, "write -c -s " + noiseA + " " + (i * M + M / 2) + " 256k",
                     "write -P " + (0x20 + i) + " " + (i * 700_001 % (7 * M)) + " 300000",
                     "write -z " + (i * 3 * M / 5) + " 64k",
                     "discard " + ((i + 3) % 8) * M + " 128k");
-            Oracle.snapshot(a, "a" + i);
+            Qemu.snapshot(a, "a" + i);
         }
         Qemu.io(a, "write -P 0x7a 5M 1M");
 
         // Image B: 2 MiB clusters, zlib, compressed noise in every snapshot.
         Path b = Qemu.create(dir.resolve("b.qcow2"), "16M", "cluster_size=2M");
-        Path noiseB = Oracle.noiseFile(dir, "nb", 2 * M, 3);
+        Path noiseB = Bytes.noiseFile(dir, "nb", 2 * M, 3);
         for (int i = 0; i < 4; i++) {
             Qemu.io(b, "write -c -s " + noiseB + " " + (2L * i * M) + " 2M",
                     "write -P " + (0x40 + i) + " " + (9 * M + i * 300_001) + " 500000");
-            Oracle.snapshot(b, "b" + i);
+            Qemu.snapshot(b, "b" + i);
         }
         Qemu.io(b, "write -c -s " + noiseB + " 12M 2M", "write -c -s " + noiseB + " 14M 2M");
-        Qemu.assertClean(a);
-        Qemu.assertClean(b);
+        Oracle.assertClean(a);
+        Oracle.assertClean(b);
 
         try (QcowImage ia = QcowImage.open(a); QcowImage ib = QcowImage.open(b)) {
             List<Target> targets = new ArrayList<>();
@@ -76,9 +77,9 @@ class ConcurrentReadTest {
                 Path p = qi.path();
                 for (SnapshotEntry s : qi.snapshots()) {
                     targets.add(new Target(qi.name() + " snapshot " + s.idString(), qi, s, qi.snapshotView(s),
-                            Oracle.snapshotBytes(p, s.idString(), dir)));
+                            Qemu.snapshotBytes(p, s.idString(), dir)));
                 }
-                targets.add(new Target(qi.name() + " active", qi, null, qi.activeView(), Oracle.activeBytes(p, dir)));
+                targets.add(new Target(qi.name() + " active", qi, null, qi.activeView(), Qemu.activeBytes(p, dir)));
             }
             assertEquals(11, targets.size());
 

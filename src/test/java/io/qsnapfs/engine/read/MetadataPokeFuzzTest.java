@@ -82,12 +82,7 @@ class MetadataPokeFuzzTest {
             long value = value(random, img, offset, width);
             String poke = options + ", seed " + seed + ", round " + round + ": " + region.what() + ", u"
                     + (width * 8) + " at 0x" + Long.toHexString(offset) + " = 0x" + Long.toHexString(value);
-            switch (width) {
-                case 1 -> Poke.u8(img, offset, (int) value);
-                case 2 -> Poke.u16(img, offset, (int) value);
-                case 4 -> Poke.u32(img, offset, value);
-                default -> Poke.u64(img, offset, value);
-            }
+            Poke.field(img, offset, width, value);
             Throwable t = assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
                 try {
                     ReadAll.image(img, 64 * 1024 + 512);
@@ -113,12 +108,7 @@ class MetadataPokeFuzzTest {
     /** Interesting values: extremes, small numbers, and the current value nudged. */
     private static long value(Random random, Path img, long offset, int width) {
         long mask = width == 8 ? -1L : (1L << (width * 8)) - 1;
-        long current = switch (width) {
-            case 1 -> Poke.readU8(img, offset);
-            case 2 -> Poke.readU16(img, offset);
-            case 4 -> Poke.readU32(img, offset);
-            default -> Poke.readU64(img, offset);
-        };
+        long current = Poke.readField(img, offset, width);
         long v = switch (random.nextInt(9)) {
             case 0 -> 0;
             case 1 -> mask;

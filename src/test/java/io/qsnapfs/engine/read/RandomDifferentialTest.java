@@ -2,7 +2,9 @@ package io.qsnapfs.engine.read;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.qsnapfs.testing.Bytes;
 import io.qsnapfs.testing.Oracle;
+import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -138,7 +140,7 @@ class RandomDifferentialTest {
         int maxCompressed = cs == 2 * M ? 2 : 4;
         Path[] noise = new Path[3];
         for (int i = 0; i < noise.length; i++) {
-            noise[i] = Oracle.noiseFile(dir, "noise" + i, maxCompressed * cs, seed * 7 + i);
+            noise[i] = Bytes.noiseFile(dir, "noise" + i, maxCompressed * cs, seed * 7 + i);
         }
         long clusters = (size + cs - 1) / cs;
         BitSet touched = new BitSet();
@@ -203,19 +205,19 @@ class RandomDifferentialTest {
             recipe.add("qemu-io: write -P 0xee " + (size / 3) + " 4097");
         }
         SEEN.add(snapshots ? "snapshot" : "no snapshots");
-        Qemu.Result check = Qemu.run(List.of("qemu-img", "check", img.toString()));
+        Processes.Output check = Qemu.run(List.of("qemu-img", "check", img.toString()));
         assertTrue(check.exitCode() == 0 || (snapshotFailed && check.exitCode() == 3),
                 "qemu-img check: " + check.stdout() + check.stderr());
 
         int[] chunks = {Oracle.CHUNKS[r.nextInt(Oracle.CHUNKS.length)], 1 + r.nextInt(300_000)};
-        Oracle.assertImageMatchesQemu(img, dir, chunks, 24, seed);
+        Oracle.assertImageMatchesQemu(Ours::open, img, dir, chunks, 24, seed);
     }
 
     /** Makes a raw or qcow2 backing file (sometimes itself over a raw file); returns name and format. */
     private String[] makeBacking(Random r, long topSize, Recipe recipe) {
         long size = Math.max(512, (topSize / 512 + r.nextInt(4096) - 2048) * 512);
         if (r.nextBoolean()) {
-            byte[] b = Oracle.noise((int) size - r.nextInt(512), r.nextLong());
+            byte[] b = Bytes.noise((int) size - r.nextInt(512), r.nextLong());
             try {
                 Files.write(dir.resolve("base.raw"), b);
             } catch (IOException e) {
@@ -230,7 +232,7 @@ class RandomDifferentialTest {
         Path base = dir.resolve("base.qcow2");
         List<String> create = new ArrayList<>(List.of("create", "-q", "-f", "qcow2", "-o", "cluster_size=" + cs));
         if (r.nextInt(3) == 0) {
-            byte[] b = Oracle.noise((int) Math.max(512, size / 2), r.nextLong());
+            byte[] b = Bytes.noise((int) Math.max(512, size / 2), r.nextLong());
             try {
                 Files.write(dir.resolve("under.raw"), b);
             } catch (IOException e) {
@@ -310,7 +312,7 @@ class RandomDifferentialTest {
      * few clusters); returns false in that case, which is accepted only below 16 bits.
      */
     private static boolean snapshot(Path img, String name, int refBits, Recipe recipe) {
-        Qemu.Result res = Oracle.trySnapshot(img, name);
+        Processes.Output res = Qemu.trySnapshot(img, name);
         recipe.add("qemu-img snapshot -c " + name + (res.exitCode() == 0 ? "" : " -> refused: " + res.stderr().trim()));
         if (res.exitCode() != 0) {
             assertTrue(refBits < 16 && res.stderr().contains("Invalid argument"),

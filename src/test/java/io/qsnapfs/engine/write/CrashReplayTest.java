@@ -9,9 +9,9 @@ import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.io.PositionalFile;
 import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Poke;
+import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
-import io.qsnapfs.testing.QemuState;
-import io.qsnapfs.testing.QemuState.Listed;
+import io.qsnapfs.testing.Qemu.Listed;
 import io.qsnapfs.testing.RecordingFileChannel;
 import io.qsnapfs.testing.RecordingFileChannel.Crash;
 import io.qsnapfs.testing.RecordingFileChannel.Event;
@@ -116,8 +116,7 @@ class CrashReplayTest {
 
         Expectation expect = expectation(scenario.op, before, result);
         // The finished operation: clean, and the new state.
-        QemuState.Check done = QemuState.check(work);
-        assertTrue(done.clean(), what + " finished: " + done + "\n" + QemuState.checkText(work));
+        Oracle.assertClean(work, what + " finished");
         List<String> finished = expect.problems(this, work, true);
         assertTrue(finished.isEmpty(), what + " finished: " + finished);
 
@@ -134,7 +133,7 @@ class CrashReplayTest {
             if (!problems.isEmpty()) {
                 fail(what + ": a crash before write " + s.getValue() + " (keeping the " + s.getKey()
                         + " writes synced by then) leaves:\n  " + String.join("\n  ", problems) + "\n"
-                        + QemuState.checkText(crash) + "log:\n" + describe(log));
+                        + Qemu.checkText(crash) + "log:\n" + describe(log));
             }
         }
 
@@ -179,26 +178,26 @@ class CrashReplayTest {
         List<String> problems(CrashReplayTest t, Path image, boolean finished) {
             List<String> out = new ArrayList<>();
             try {
-                QemuState.Check c = QemuState.check(image);
+                Qemu.Check c = Qemu.check(image);
                 if (!c.noCorruption()) {
                     out.add(c.toString());
                     return out;
                 }
-                List<Listed> listed = QemuState.snapshots(image);
+                List<Listed> listed = Qemu.snapshots(image);
                 if (finished ? !listed.equals(finalList) : !lists.contains(listed)) {
                     out.add("snapshot list " + listed + ", expected " + (finished ? finalList : lists));
                     return out;
                 }
-                long size = QemuState.virtualSize(image);
+                long size = Qemu.virtualSize(image);
                 for (Listed l : listed) {
                     byte[] expected = snapshots.get(l.id());
-                    byte[] actual = QemuState.snapshotBytes(image, l.id(), expected.length, size, t.dir);
+                    byte[] actual = Qemu.snapshotBytesAtOwnSize(image, l.id(), expected.length, size, t.dir);
                     if (!Arrays.equals(expected, actual)) {
                         out.add("snapshot " + l + " reads differently (first difference at byte "
                                 + Arrays.mismatch(expected, actual) + ")");
                     }
                 }
-                byte[] active = Oracle.activeBytes(image, t.dir);
+                byte[] active = Qemu.activeBytes(image, t.dir);
                 boolean ok = finished ? Arrays.equals(active, finalActive)
                         : actives.stream().anyMatch(a -> Arrays.equals(a, active));
                 if (!ok) {
@@ -238,15 +237,16 @@ class CrashReplayTest {
     }
 
     private Before capture(Path img) {
-        List<Listed> list = QemuState.snapshots(img);
-        long size = QemuState.virtualSize(img);
+        List<Listed> list = Qemu.snapshots(img);
+        long size = Qemu.virtualSize(img);
         Map<String, byte[]> snaps = new LinkedHashMap<>();
         try (QcowImage qi = QcowImage.open(img)) {
             for (SnapshotEntry e : qi.snapshots()) {
-                snaps.put(e.idString(), QemuState.snapshotBytes(img, e.idString(), qi.snapshotDiskSize(e), size, dir));
+                snaps.put(e.idString(),
+                        Qemu.snapshotBytesAtOwnSize(img, e.idString(), qi.snapshotDiskSize(e), size, dir));
             }
         }
-        return new Before(list, snaps, Oracle.activeBytes(img, dir));
+        return new Before(list, snaps, Qemu.activeBytes(img, dir));
     }
 
     private static String describe(List<Event> log) {
@@ -276,16 +276,16 @@ class CrashReplayTest {
             }
             case CREATE_EXTENDED_L2 -> {
                 Qemu.create(img, "8M", "cluster_size=65536,extended_l2=on,compression_type=zstd,refcount_bits=32");
-                QemuState.io(img, "write -P 1 0 300k", "write -P 2 1M 5k", "write -z 2M 64k");
-                QemuState.io(img, "write -c -P 3 4M 128k");
-                QemuState.img("snapshot", List.of("-c", "one"), img);
-                QemuState.io(img, "write -P 4 100k 100k", "discard 1M 64k");
+                Qemu.io(img, "write -P 1 0 300k", "write -P 2 1M 5k", "write -z 2M 64k");
+                Qemu.io(img, "write -c -P 3 4M 128k");
+                Qemu.snapshot(img, "one");
+                Qemu.io(img, "write -P 4 100k 100k", "discard 1M 64k");
                 return new Plan(w -> w.create("two"), "create 'two'");
             }
             case CREATE_GROWING_REFCOUNT_TABLE -> {
                 Qemu.create(img, "4M", "cluster_size=512,refcount_bits=64");
                 long end = RefcountLayout.fill(img, 0, 1000);
-                QemuState.img("snapshot", List.of("-c", "first"), img);
+                Qemu.snapshot(img, "first");
                 RefcountLayout.fill(img, end, 4);
                 // Take snapshots (on a scratch copy first) until the next one moves the table.
                 Path trial = dir.resolve("trial.qcow2");
@@ -305,24 +305,24 @@ class CrashReplayTest {
             }
             case DELETE_MIDDLE -> {
                 busy4k(img);
-                QemuState.img("snapshot", List.of("-c", "c"), img);
-                QemuState.io(img, "write -P 9 64k 8k");
+                Qemu.snapshot(img, "c");
+                Qemu.io(img, "write -P 9 64k 8k");
                 return new Plan(w -> w.delete("b"), "delete 'b' of a, b, c");
             }
             case DELETE_ONLY -> {
                 Qemu.create(img, "4M", "cluster_size=4096");
-                QemuState.io(img, "write -P 1 0 1M", "write -c -P 2 2M 8k");
-                QemuState.img("snapshot", List.of("-c", "only"), img);
-                QemuState.io(img, "write -P 3 512k 1M");
+                Qemu.io(img, "write -P 1 0 1M", "write -c -P 2 2M 8k");
+                Qemu.snapshot(img, "only");
+                Qemu.io(img, "write -P 3 512k 1M");
                 return new Plan(w -> w.delete("1"), "delete ID 1, the only snapshot");
             }
             case DELETE_512 -> {
                 Qemu.create(img, "2M", "cluster_size=512,refcount_bits=64");
-                QemuState.io(img, "write -P 1 0 1M", "write -c -P 5 1536k 2k");
-                QemuState.img("snapshot", List.of("-c", "x"), img);
-                QemuState.io(img, "write -P 2 100k 300k", "discard 600k 100k");
-                QemuState.img("snapshot", List.of("-c", "y"), img);
-                QemuState.io(img, "write -P 3 0 64k");
+                Qemu.io(img, "write -P 1 0 1M", "write -c -P 5 1536k 2k");
+                Qemu.snapshot(img, "x");
+                Qemu.io(img, "write -P 2 100k 300k", "discard 600k 100k");
+                Qemu.snapshot(img, "y");
+                Qemu.io(img, "write -P 3 0 64k");
                 return new Plan(w -> w.delete("x"), "delete 'x' on 512-byte clusters");
             }
             case APPLY_SAME_SIZE -> {
@@ -331,10 +331,10 @@ class CrashReplayTest {
             }
             case APPLY_SMALLER -> {
                 Qemu.create(img, "2M", "cluster_size=4096");
-                QemuState.io(img, "write -P 1 0 1M", "write -c -P 2 1536k 8k");
-                QemuState.img("snapshot", List.of("-c", "small"), img);
-                QemuState.img("resize", List.of("-q"), img, "6M");
-                QemuState.io(img, "write -P 3 512k 3M");
+                Qemu.io(img, "write -P 1 0 1M", "write -c -P 2 1536k 8k");
+                Qemu.snapshot(img, "small");
+                Qemu.resize(img, "6M");
+                Qemu.io(img, "write -P 3 512k 3M");
                 return new Plan(w -> w.apply("small"), "apply 'small' (2 MiB) to a 6 MiB image");
             }
             case APPLY_LONGER_L1 -> {
@@ -349,12 +349,12 @@ class CrashReplayTest {
     /** 4K clusters, 16-bit refcounts: data in many clusters, compressed ones, snapshots a and b. */
     private static void busy4k(Path img) {
         Qemu.create(img, "4M", "cluster_size=4096");
-        QemuState.io(img, "write -P 1 0 600k", "write -P 2 1M 5000", "write -z 1536k 64k", "write -P 3 3M 1M");
-        QemuState.io(img, "write -c -P 4 2M 16k");
-        QemuState.img("snapshot", List.of("-c", "a"), img);
-        QemuState.io(img, "write -P 5 100k 50k", "discard 3M 256k", "write -z -u 1M 4k");
-        QemuState.img("snapshot", List.of("-c", "b"), img);
-        QemuState.io(img, "write -P 6 0 8k", "write -P 7 3200k 100k");
+        Qemu.io(img, "write -P 1 0 600k", "write -P 2 1M 5000", "write -z 1536k 64k", "write -P 3 3M 1M");
+        Qemu.io(img, "write -c -P 4 2M 16k");
+        Qemu.snapshot(img, "a");
+        Qemu.io(img, "write -P 5 100k 50k", "discard 3M 256k", "write -z -u 1M 4k");
+        Qemu.snapshot(img, "b");
+        Qemu.io(img, "write -P 6 0 8k", "write -P 7 3200k 100k");
     }
 
     /**
@@ -366,17 +366,16 @@ class CrashReplayTest {
      */
     static void longerSnapshotL1(Path img) {
         Qemu.create(img, "1M", "cluster_size=512");
-        QemuState.img("resize", List.of("-q"), img, "4M");
-        QemuState.io(img, "write -P 1 0 3M", "write -c -P 2 3584k 4k");
-        QemuState.img("snapshot", List.of("-c", "big"), img);
-        QemuState.img("resize", List.of("-q", "--shrink"), img, "1M");
-        QemuState.io(img, "write -P 3 4k 8k");
+        Qemu.resize(img, "4M");
+        Qemu.io(img, "write -P 1 0 3M", "write -c -P 2 3584k 4k");
+        Qemu.snapshot(img, "big");
+        Qemu.resize(img, "1M");
+        Qemu.io(img, "write -P 3 4k 8k");
         assertEquals(128, Poke.readU32(img, 36), "l1_size before the cut");
         Poke.u32(img, 36, 32);
-        Qemu.Result repair = Qemu.run(List.of("qemu-img", "check", "-q", "-r", "leaks", img.toString()));
+        Processes.Output repair = Qemu.run(List.of("qemu-img", "check", "-q", "-r", "leaks", img.toString()));
         assertTrue(repair.exitCode() == 0, "qemu-img check -r leaks: " + repair.stdout() + repair.stderr());
-        QemuState.Check c = QemuState.check(img);
-        assertTrue(c.clean(), "hand-made image: " + c + "\n" + QemuState.checkText(img));
+        Oracle.assertClean(img, "hand-made image");
     }
 
     private static void copy(Path from, Path to) {

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.qsnapfs.io.PositionalFile;
 import io.qsnapfs.testing.Poke;
+import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -102,7 +103,7 @@ class MetadataGuardTest {
         assertNames(e, "snapshot table", "active L1 table at");
         // the L1 copy was written and COPIED cleared in the active table before; its entries stay
         assertArrayEquals(l2sBefore, l2Offsets(img, l1), "the active L1 table was overwritten");
-        Qemu.Result check = Qemu.run(List.of("qemu-img", "check", img.toString()));
+        Processes.Output check = Qemu.run(List.of("qemu-img", "check", img.toString()));
         assertTrue(check.exitCode() == 0 || check.exitCode() == 3, "only leaks allowed: " + check.stdout() + check.stderr());
         assertArrayEquals(active, Qemu.activeBytes(img, dir));
         assertEquals(List.of("one"), List.of(Qemu.img("snapshot", "-l", img.toString()).lines()

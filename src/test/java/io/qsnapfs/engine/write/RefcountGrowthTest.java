@@ -10,9 +10,7 @@ import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.testing.Bytes;
 import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Qemu;
-import io.qsnapfs.testing.QemuState;
-import io.qsnapfs.testing.QemuState.Listed;
-import io.qsnapfs.testing.ChildWrite;
+import io.qsnapfs.testing.Qemu.Listed;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,7 +35,7 @@ class RefcountGrowthTest {
     @Test
     void createMovesAndGrowsAFullRefcountTable() {
         Path img = RefcountLayout.nearFullTable(dir.resolve("full.qcow2"), "16M", 6);
-        byte[] data = Oracle.activeBytes(img, dir);
+        byte[] data = Qemu.activeBytes(img, dir);
         RefcountLayout before = RefcountLayout.of(img);
         List<String> names = new ArrayList<>();
         RefcountLayout after = before;
@@ -49,29 +47,29 @@ class RefcountGrowthTest {
         assertNotEquals(before.tableOffset(), after.tableOffset(), "the table never moved; " + story);
         assertTrue(after.tableClusters() > before.tableClusters(), "the table did not grow; " + story);
         assertTrue(after.covered() >= after.fileClusters(), "the new table does not cover the file; " + story);
-        assertClean(img, story);
+        Oracle.assertClean(img, story);
         assertSnapshots(img, names, data, story);
 
         // The grown table serves QEMU and us from now on.
-        QemuState.io(img, "write -P 0x77 8M 1M");
+        Qemu.io(img, "write -P 0x77 8M 1M");
         Qemu.snapshot(img, "after-growth");
         names.add("after-growth");
         ourCreate(img, "ours-after-growth");
-        assertClean(img, story + "\nafter more writes and snapshots");
+        Oracle.assertClean(img, story + "\nafter more writes and snapshots");
         for (String n : names) {
             try (WritableImage w = WritableImage.open(img)) {
                 w.delete(n);
             }
         }
-        assertClean(img, story + "\nafter deleting all but one");
-        assertEquals(List.of("ours-after-growth"), QemuState.snapshots(img).stream().map(Listed::name).toList());
+        Oracle.assertClean(img, story + "\nafter deleting all but one");
+        assertEquals(List.of("ours-after-growth"), Qemu.snapshotNames(img));
     }
 
     @Test
     void createAddsARefcountBlockWithoutMovingTheTable() {
         Path img = Qemu.create(dir.resolve("blocks.qcow2"), "16M", "cluster_size=512,refcount_bits=64");
-        QemuState.io(img, "write -P 0x31 0 300k", "write -P 0x32 4M 200k");
-        byte[] data = Oracle.activeBytes(img, dir);
+        Qemu.io(img, "write -P 0x31 0 300k", "write -P 0x32 4M 200k");
+        byte[] data = Qemu.activeBytes(img, dir);
         RefcountLayout before = RefcountLayout.of(img);
         assertTrue(before.headroom() > 1000, before.toString());
         List<String> names = new ArrayList<>();
@@ -84,7 +82,7 @@ class RefcountGrowthTest {
         assertTrue(after.blocks() > before.blocks(), "no refcount block was added; " + story);
         assertEquals(before.tableOffset(), after.tableOffset(), "the table moved although it had room; " + story);
         assertEquals(before.tableClusters(), after.tableClusters(), story);
-        assertClean(img, story);
+        Oracle.assertClean(img, story);
         assertSnapshots(img, names, data, story);
     }
 
@@ -98,21 +96,21 @@ class RefcountGrowthTest {
     @CsvSource({"64, 128M", "16, 600M"})
     void createWithAnL1TableLongerThanARefcountBlockCovers(int bits, String size) throws IOException {
         Path img = Qemu.create(dir.resolve("long-l1.qcow2"), size, "cluster_size=512,refcount_bits=" + bits);
-        QemuState.io(img, "write -P 1 0 1M", "write -P 2 100M 64k", "write -c -P 3 120M 4k");
+        Qemu.io(img, "write -P 1 0 1M", "write -P 2 100M 64k", "write -c -P 3 120M 4k");
         ChildWrite.run("create", img, "long", 15);
-        QemuState.io(img, "write -P 4 8M 4k");
+        Qemu.io(img, "write -P 4 8M 4k");
         ChildWrite.run("create", img, "long2", 15);
-        assertClean(img, "after two creates");
-        assertEquals(List.of("long", "long2"), QemuState.snapshots(img).stream().map(Listed::name).toList());
-        Path first = Oracle.convertToFile(img, "1", dir.resolve("first.raw"));
-        Path second = Oracle.convertToFile(img, "2", dir.resolve("second.raw"));
-        Path active = Oracle.convertToFile(img, null, dir.resolve("active.raw"));
+        Oracle.assertClean(img, "after two creates");
+        assertEquals(List.of("long", "long2"), Qemu.snapshotNames(img));
+        Path first = Qemu.convertToFile(img, "1", dir.resolve("first.raw"));
+        Path second = Qemu.convertToFile(img, "2", dir.resolve("second.raw"));
+        Path active = Qemu.convertToFile(img, null, dir.resolve("active.raw"));
         assertEquals(-1, Files.mismatch(second, active), "snapshot long2 differs from the active layer");
         assertEquals(8L << 20, Files.mismatch(first, active), "snapshot long differs from the active layer before"
                 + " the one write made after it, or not there");
         ChildWrite.run("delete", img, "long", 15);
         ChildWrite.run("apply", img, "long2", 15);
-        assertClean(img, "after delete and apply");
+        Oracle.assertClean(img, "after delete and apply");
     }
 
     private static String ourCreate(Path img, String name) {
@@ -122,23 +120,16 @@ class RefcountGrowthTest {
         }
     }
 
-    private static void assertClean(Path img, String story) {
-        QemuState.Check c = QemuState.check(img);
-        if (!c.clean()) {
-            fail(c + "\n" + story + "\n" + QemuState.checkText(img));
-        }
-    }
-
     private void assertSnapshots(Path img, List<String> names, byte[] data, String story) {
-        List<Listed> listed = QemuState.snapshots(img);
+        List<Listed> listed = Qemu.snapshots(img);
         assertEquals(names, listed.stream().map(Listed::name).toList(), story);
         try (QcowImage qi = QcowImage.open(img)) {
             assertEquals(listed.toString(),
                     qi.snapshots().stream().map(e -> new Listed(e.idString(), e.nameString())).toList().toString());
         }
         for (Listed l : listed) {
-            Bytes.assertSameBytes(data, Oracle.snapshotBytes(img, l.id(), dir), "snapshot " + l + "; " + story);
+            Bytes.assertSameBytes(data, Qemu.snapshotBytes(img, l.id(), dir), "snapshot " + l + "; " + story);
         }
-        Bytes.assertSameBytes(data, Oracle.activeBytes(img, dir), "active layer; " + story);
+        Bytes.assertSameBytes(data, Qemu.activeBytes(img, dir), "active layer; " + story);
     }
 }

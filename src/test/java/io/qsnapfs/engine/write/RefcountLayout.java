@@ -1,7 +1,7 @@
 package io.qsnapfs.engine.write;
 
 import io.qsnapfs.testing.Poke;
-import io.qsnapfs.testing.QemuState;
+import io.qsnapfs.testing.Qemu;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -82,7 +82,7 @@ record RefcountLayout(long tableOffset, long tableClusters, long blocks, long fi
             }
             // Each data cluster costs about 1 + 2/64 clusters (its L2 table and refcount block).
             long clusters = Math.max(1, (l.headroom() - headroom) * 62 / 64);
-            QemuState.io(image, "write -P " + (1 + round % 250) + " " + next + " " + clusters * 512);
+            Qemu.io(image, "write -P " + (1 + round % 250) + " " + next + " " + clusters * 512);
             next += clusters * 512;
         }
         throw new IllegalStateException("could not fill " + image + " up to its refcount table: " + of(image));

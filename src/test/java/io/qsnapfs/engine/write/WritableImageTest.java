@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.qsnapfs.format.SnapshotEntry;
+import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Qemu;
 import java.nio.file.Path;
 import java.util.List;
@@ -29,11 +30,6 @@ class WritableImageTest {
         return img;
     }
 
-    private static List<String> qemuNames(Path img) {
-        String out = Qemu.img("snapshot", "-l", img.toString());
-        return out.lines().skip(2).map(l -> l.trim().split("\\s+")[1]).toList();
-    }
-
     @ParameterizedTest
     @CsvSource({ "cluster_size=65536", "cluster_size=512", "cluster_size=4096,refcount_bits=64",
             "cluster_size=2097152", "cluster_size=512,refcount_bits=2", "compat=0.10",
@@ -46,8 +42,8 @@ class WritableImageTest {
             created = w.create("first");
         }
         assertEquals("1", created.idString());
-        Qemu.assertClean(img);
-        assertEquals(List.of("first"), qemuNames(img));
+        Oracle.assertClean(img);
+        assertEquals(List.of("first"), Qemu.snapshotNames(img));
         assertArrayEquals(before, Qemu.snapshotBytes(img, "1", dir));
 
         Qemu.io(img, "write -P 0x33 0 256k", "discard 2M 64k");
@@ -55,29 +51,29 @@ class WritableImageTest {
         try (WritableImage w = WritableImage.open(img)) {
             assertEquals("2", w.create("second").idString());
         }
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertArrayEquals(before, Qemu.snapshotBytes(img, "1", dir));
         assertArrayEquals(changed, Qemu.snapshotBytes(img, "2", dir));
 
         try (WritableImage w = WritableImage.open(img)) {
             w.apply("first");
         }
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertArrayEquals(before, Qemu.activeBytes(img, dir));
 
         try (WritableImage w = WritableImage.open(img)) {
             w.delete("1");
         }
-        Qemu.assertClean(img);
-        assertEquals(List.of("second"), qemuNames(img));
+        Oracle.assertClean(img);
+        assertEquals(List.of("second"), Qemu.snapshotNames(img));
         assertArrayEquals(changed, Qemu.snapshotBytes(img, "2", dir));
         assertArrayEquals(before, Qemu.activeBytes(img, dir));
 
         try (WritableImage w = WritableImage.open(img)) {
             w.delete("second");
         }
-        Qemu.assertClean(img);
-        assertTrue(qemuNames(img).isEmpty());
+        Oracle.assertClean(img);
+        assertTrue(Qemu.snapshotNames(img).isEmpty());
     }
 
     @Test
@@ -88,7 +84,7 @@ class WritableImageTest {
             assertEquals(ImageException.Kind.INVALID_ARGUMENT, e.kind());
             assertTrue(e.getMessage().contains("refcount_bits=16"), e.getMessage());
         }
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
     }
 
     @Test
@@ -98,19 +94,19 @@ class WritableImageTest {
         try (WritableImage w = WritableImage.open(img)) {
             w.create("small");
         }
-        Qemu.img("resize", img.toString(), "1G");
+        Qemu.resize(img, "1G");
         Qemu.io(img, "write -P 0x44 900M 1M");
         try (WritableImage w = WritableImage.open(img)) {
             w.create("big");
             w.apply("small");
         }
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertArrayEquals(small, Qemu.activeBytes(img, dir));
         try (WritableImage w = WritableImage.open(img)) {
             w.apply("big");
             w.delete("small");
         }
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertTrue(Qemu.img("info", img.toString()).contains("virtual size: 1 GiB"));
     }
 
@@ -128,7 +124,7 @@ class WritableImageTest {
             try (WritableImage w = WritableImage.open(img)) {
                 w.create("s" + n);
             }
-            Qemu.assertClean(img);
+            Oracle.assertClean(img);
             try (QcowImage q = QcowImage.open(img)) {
                 tableAfter = q.header().refcountTableOffset();
             }
@@ -139,7 +135,7 @@ class WritableImageTest {
             w.delete("s0");
             w.apply("s1");
         }
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
     }
 
     /** The allocator alone: thousands of clusters force new refcount blocks and two table moves. */
@@ -194,7 +190,7 @@ class WritableImageTest {
         }
         assertEquals(autoclear, io.qsnapfs.testing.Poke.readU64(img, 88));
         assertTrue(Qemu.img("info", img.toString()).contains("b0"));
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
     }
 
     /** Images that must not be written are refused before anything is written. */

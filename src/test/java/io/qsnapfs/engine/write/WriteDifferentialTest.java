@@ -3,14 +3,12 @@ package io.qsnapfs.engine.write;
 import io.qsnapfs.engine.read.QcowImage;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.testing.Bytes;
 import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Qemu;
-import io.qsnapfs.testing.QemuState;
-import io.qsnapfs.testing.QemuState.Listed;
+import io.qsnapfs.testing.Qemu.Listed;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -125,7 +123,7 @@ class WriteDifferentialTest {
             this.r = new Random(seed);
             this.img = dir.resolve("img.qcow2");
             this.size = shape.size();
-            this.noise = Oracle.noiseFile(dir, "noise", 2 * shape.clusterSize(), seed);
+            this.noise = Bytes.noiseFile(dir, "noise", 2 * shape.clusterSize(), seed);
         }
 
         void note(String s) {
@@ -234,7 +232,7 @@ class WriteDifferentialTest {
                 default -> "discard " + range[0] + " " + range[1];
             });
         }
-        QemuState.io(run.img, cmds.toArray(new String[0]));
+        Qemu.io(run.img, cmds.toArray(new String[0]));
         run.note("qemu-io " + String.join("; ", cmds));
         SEEN.add("io");
     }
@@ -255,7 +253,7 @@ class WriteDifferentialTest {
         String data = r.nextInt(3) == 0 && count <= 2 ? "-s " + run.noise : "-P " + (1 + r.nextInt(254));
         String discard = "discard " + off + " " + len;
         String write = "write -c " + data + " " + off + " " + len;
-        QemuState.io(run.img, discard, write);
+        Qemu.io(run.img, discard, write);
         run.compressedWrites++;
         run.note("qemu-io " + discard + "; " + write);
         SEEN.add(run.shape.v2() ? "compressed v2" : "compressed " + run.shape.compression());
@@ -326,8 +324,8 @@ class WriteDifferentialTest {
         String name = "q" + run.step;
         byte[] before = active(run);
         run.note("qemu-img snapshot -c " + name);
-        QemuState.img("snapshot", List.of("-c", name), run.img);
-        List<Listed> listed = QemuState.snapshots(run.img);
+        Qemu.snapshot(run.img, name);
+        List<Listed> listed = Qemu.snapshots(run.img);
         Listed last = listed.get(listed.size() - 1);
         assertEquals(name, last.name(), "qemu-img appends its snapshot: " + listed);
         run.snaps.add(new Snap(last.id(), name, before));
@@ -338,7 +336,7 @@ class WriteDifferentialTest {
         Snap victim = run.snaps.get(run.r.nextInt(run.snaps.size()));
         // qemu-img 7.2 finds the snapshot to delete by name only.
         run.note("qemu-img snapshot -d " + victim.name + " (ID " + victim.id + ")");
-        QemuState.img("snapshot", List.of("-d", victim.name), run.img);
+        Qemu.deleteSnapshot(run.img, victim.name);
         run.snaps.remove(victim);
         SEEN.add("qemu delete");
         if (!createdByQemu(run, victim)) {
@@ -349,7 +347,7 @@ class WriteDifferentialTest {
     private void qemuApply(Run run) {
         Snap target = run.snaps.get(run.r.nextInt(run.snaps.size()));
         run.note("qemu-img snapshot -a " + target.id + " (" + target.name + ")");
-        QemuState.img("snapshot", List.of("-a", target.id), run.img);
+        Qemu.applySnapshot(run.img, target.id);
         run.size = target.bytes.length;
         Bytes.assertSameBytes(target.bytes, active(run), "active layer after qemu-img snapshot -a " + target.id);
         SEEN.add("qemu apply");
@@ -377,7 +375,7 @@ class WriteDifferentialTest {
             newSize = (clusters / 2 + run.r.nextLong(clusters - clusters / 2)) * cs; // at least half stays
         }
         run.note("qemu-img resize " + (grow ? "" : "--shrink ") + newSize);
-        QemuState.img("resize", grow ? List.of("-q") : List.of("-q", "--shrink"), run.img, Long.toString(newSize));
+        Qemu.resize(run.img, Long.toString(newSize));
         run.size = newSize;
         SEEN.add(grow ? "grow" : "shrink");
     }
@@ -385,11 +383,8 @@ class WriteDifferentialTest {
     // ---- checks -----------------------------------------------------------------------------
 
     private void verify(Run run) {
-        QemuState.Check check = QemuState.check(run.img);
-        if (!check.clean()) {
-            fail("not clean after step " + run.step + ": " + check + "\n" + QemuState.checkText(run.img));
-        }
-        assertSameList(run, QemuState.snapshots(run.img), "qemu-img snapshot -l");
+        Oracle.assertClean(run.img, "not clean after step " + run.step);
+        assertSameList(run, Qemu.snapshots(run.img), "qemu-img info");
         try (QcowImage qi = QcowImage.open(run.img)) {
             assertSameList(run, listOf(qi.snapshots()), "our reader's snapshot list");
             assertEquals(run.size, qi.header().size(), "the header's size");
@@ -398,14 +393,14 @@ class WriteDifferentialTest {
                 assertEquals(s.bytes.length, qi.snapshotDiskSize(e), "disk size of snapshot " + s.id);
             }
         }
-        assertEquals(run.size, QemuState.virtualSize(run.img), "qemu-img info virtual size");
+        assertEquals(run.size, Qemu.virtualSize(run.img), "qemu-img info virtual size");
         for (Snap s : run.snaps) {
             Bytes.assertSameBytes(s.bytes, snapshotBytes(run, s), "snapshot " + s.id + " (" + s.name + ") read by QEMU");
         }
     }
 
     private byte[] snapshotBytes(Run run, Snap s) {
-        return QemuState.snapshotBytes(run.img, s.id, s.bytes.length, run.size, dir);
+        return Qemu.snapshotBytesAtOwnSize(run.img, s.id, s.bytes.length, run.size, dir);
     }
 
     private static void assertSameList(Run run, List<Listed> actual, String what) {
@@ -427,7 +422,7 @@ class WriteDifferentialTest {
     }
 
     private byte[] active(Run run) {
-        return Oracle.activeBytes(run.img, dir);
+        return Qemu.activeBytes(run.img, dir);
     }
 
     private static long numericId(String id) {

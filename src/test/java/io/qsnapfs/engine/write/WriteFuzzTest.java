@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.io.PositionalFile;
+import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Qemu;
 import io.qsnapfs.testing.RecordingFileChannel;
@@ -263,13 +264,7 @@ class WriteFuzzTest {
     }
 
     private static void poke(Path img, Pk p) {
-        long off = p.field().offset();
-        switch (p.field().width()) {
-            case 1 -> Poke.u8(img, off, (int) p.value());
-            case 2 -> Poke.u16(img, off, (int) p.value());
-            case 4 -> Poke.u32(img, off, p.value());
-            default -> Poke.u64(img, off, p.value());
-        }
+        Poke.field(img, p.field().offset(), p.field().width(), p.value());
     }
 
     /**
@@ -280,7 +275,7 @@ class WriteFuzzTest {
     private static long value(Random random, Base base, Field f) {
         int width = f.width();
         long mask = width == 8 ? -1L : (1L << (width * 8)) - 1;
-        long current = read(base.path(), f.offset(), width);
+        long current = Poke.readField(base.path(), f.offset(), width);
         long fileSize = base.bytes().length;
         long cs = base.clusterSize();
         int choices = f.offsetLike() ? 14 : 9;
@@ -304,15 +299,6 @@ class WriteFuzzTest {
         return v & mask;
     }
 
-    private static long read(Path img, long offset, int width) {
-        return switch (width) {
-            case 1 -> Poke.readU8(img, offset);
-            case 2 -> Poke.readU16(img, offset);
-            case 4 -> Poke.readU32(img, offset);
-            default -> Poke.readU64(img, offset);
-        };
-    }
-
     // ---- the base images and their fields ---------------------------------------------------
 
     private Base base(String label, String options, String size) throws IOException {
@@ -323,7 +309,7 @@ class WriteFuzzTest {
         Qemu.io(p, "write -P 0x33 64k 128k", "write -P 0x44 900k 8k");
         Qemu.snapshot(p, "two");
         Qemu.io(p, "write -P 0x55 4k 4k");
-        Qemu.assertClean(p);
+        Oracle.assertClean(p);
         // The writer must accept the unpoked image: each operation once on a copy.
         for (String op : List.of("create fuzz", "delete 1", "apply two")) {
             Path copy = dir.resolve("check.qcow2");
@@ -331,7 +317,7 @@ class WriteFuzzTest {
             try (WritableImage w = WritableImage.open(copy)) {
                 run(w, op);
             }
-            Qemu.assertClean(copy);
+            Oracle.assertClean(copy);
         }
 
         List<Field> fields = new ArrayList<>();

@@ -11,9 +11,9 @@ import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.testing.Bytes;
 import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Poke;
+import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
-import io.qsnapfs.testing.QemuState;
-import io.qsnapfs.testing.QemuState.Listed;
+import io.qsnapfs.testing.Qemu.Listed;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -40,16 +40,16 @@ class WriteRulesTest {
     @Test
     void applyAcrossGrowAndShrinkMatchesQemu() {
         Path img = Qemu.create(dir.resolve("resized.qcow2"), "4M", "cluster_size=4096");
-        QemuState.io(img, "write -P 1 0 1M", "write -c -P 2 3M 8k", "write -P 3 4190000 4304");
+        Qemu.io(img, "write -P 1 0 1M", "write -c -P 2 3M 8k", "write -P 3 4190000 4304");
         ourCreate(img, "at4m");
-        QemuState.img("resize", List.of("-q"), img, "8M");
-        QemuState.io(img, "write -P 4 6M 1M", "write -P 5 512k 4k");
+        Qemu.resize(img, "8M");
+        Qemu.io(img, "write -P 4 6M 1M", "write -P 5 512k 4k");
         ourCreate(img, "at8m");
-        QemuState.img("resize", List.of("-q", "--shrink"), img, "3M");
-        QemuState.io(img, "write -P 6 1M 100k");
+        Qemu.resize(img, "3M");
+        Qemu.io(img, "write -P 6 1M 100k");
         ourCreate(img, "at3m");
-        QemuState.io(img, "write -P 7 0 8k");
-        Qemu.assertClean(img);
+        Qemu.io(img, "write -P 7 0 8k");
+        Oracle.assertClean(img);
 
         // From 3 MiB to each snapshot, then chains through all of them.
         for (String target : List.of("at4m", "at8m", "at3m")) {
@@ -74,19 +74,18 @@ class WriteRulesTest {
             try (WritableImage w = WritableImage.open(ours)) {
                 assertEquals(t, w.apply(t).nameString());
             }
-            QemuState.img("snapshot", List.of("-a", t), theirs);
+            Qemu.applySnapshot(theirs, t);
             String what = "after applying " + targets.subList(0, targets.indexOf(t) + 1);
-            QemuState.Check c = QemuState.check(ours);
-            assertTrue(c.clean(), what + ": " + c + "\n" + QemuState.checkText(ours));
-            assertEquals(QemuState.virtualSize(theirs), QemuState.virtualSize(ours), "virtual size " + what);
-            Bytes.assertSameBytes(Oracle.activeBytes(theirs, dir), Oracle.activeBytes(ours, dir), "active layer " + what);
-            assertEquals(QemuState.snapshots(theirs), QemuState.snapshots(ours), what);
-            long size = QemuState.virtualSize(ours);
+            Oracle.assertClean(ours, what);
+            assertEquals(Qemu.virtualSize(theirs), Qemu.virtualSize(ours), "virtual size " + what);
+            Bytes.assertSameBytes(Qemu.activeBytes(theirs, dir), Qemu.activeBytes(ours, dir), "active layer " + what);
+            assertEquals(Qemu.snapshots(theirs), Qemu.snapshots(ours), what);
+            long size = Qemu.virtualSize(ours);
             try (QcowImage qi = QcowImage.open(ours)) {
                 for (SnapshotEntry e : qi.snapshots()) {
                     Bytes.assertSameBytes(
-                            QemuState.snapshotBytes(theirs, e.idString(), qi.snapshotDiskSize(e), size, dir),
-                            QemuState.snapshotBytes(ours, e.idString(), qi.snapshotDiskSize(e), size, dir),
+                            Qemu.snapshotBytesAtOwnSize(theirs, e.idString(), qi.snapshotDiskSize(e), size, dir),
+                            Qemu.snapshotBytesAtOwnSize(ours, e.idString(), qi.snapshotDiskSize(e), size, dir),
                             "snapshot " + e.nameString() + " " + what);
                 }
             }
@@ -98,17 +97,17 @@ class WriteRulesTest {
     @Test
     void anIdComesBeforeAName() {
         Path img = small("ids.qcow2");
-        QemuState.img("snapshot", List.of("-c", "2"), img); // ID 1, named "2"
-        QemuState.img("snapshot", List.of("-c", "x"), img); // ID 2
+        Qemu.snapshot(img, "2"); // ID 1, named "2"
+        Qemu.snapshot(img, "x"); // ID 2
         try (WritableImage w = WritableImage.open(img)) {
             assertEquals("x", w.delete("2").nameString());
         }
-        assertEquals(List.of(new Listed("1", "2")), QemuState.snapshots(img));
+        assertEquals(List.of(new Listed("1", "2")), Qemu.snapshots(img));
         try (WritableImage w = WritableImage.open(img)) {
             assertEquals("1", w.delete("2").idString()); // no ID 2 any more: the name
         }
-        assertEquals(List.of(), QemuState.snapshots(img));
-        Qemu.assertClean(img);
+        assertEquals(List.of(), Qemu.snapshots(img));
+        Oracle.assertClean(img);
     }
 
     @Test
@@ -117,19 +116,19 @@ class WriteRulesTest {
         for (String n : List.of("a", "b", "c")) {
             ourCreate(img, n);
         }
-        assertEquals("3", QemuState.snapshots(img).get(2).id());
+        assertEquals("3", Qemu.snapshots(img).get(2).id());
         ourDelete(img, "c");
         assertEquals("3", ourCreate(img, "d").idString()); // 3 is free again
         ourDelete(img, "a");
         assertEquals("4", ourCreate(img, "e").idString()); // not the lowest free one
-        QemuState.img("snapshot", List.of("-c", "q"), img);
+        Qemu.snapshot(img, "q");
         assertEquals(new Listed("5", "q"), last(img));
         ourDelete(img, "b");
         ourDelete(img, "d");
         ourDelete(img, "e");
         ourDelete(img, "q");
         assertEquals("1", ourCreate(img, "f").idString());
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
     }
 
     // ---- refusals leave the file as it was ---------------------------------------------------
@@ -137,15 +136,15 @@ class WriteRulesTest {
     @Test
     void aSharedNameIsRefusedAndTheIdStillWorks() {
         Path img = small("shared.qcow2");
-        QemuState.img("snapshot", List.of("-c", "dup"), img);
-        QemuState.io(img, "write -P 9 0 4k");
-        QemuState.img("snapshot", List.of("-c", "dup"), img);
+        Qemu.snapshot(img, "dup");
+        Qemu.io(img, "write -P 9 0 4k");
+        Qemu.snapshot(img, "dup");
         assertRefusedUntouched(img, ImageException.Kind.INVALID_ARGUMENT, w -> w.delete("dup"));
         try (WritableImage w = WritableImage.open(img)) {
             assertEquals("dup", w.delete("2").nameString());
         }
-        assertEquals(List.of(new Listed("1", "dup")), QemuState.snapshots(img));
-        Qemu.assertClean(img);
+        assertEquals(List.of(new Listed("1", "dup")), Qemu.snapshots(img));
+        Oracle.assertClean(img);
     }
 
     @Test
@@ -160,24 +159,24 @@ class WriteRulesTest {
     @Test
     void twoBitRefcountsOverflowBeforeAnythingIsWritten() {
         Path img = Qemu.create(dir.resolve("two.qcow2"), "4M", "cluster_size=4096,refcount_bits=2");
-        QemuState.io(img, "write -P 1 0 1M");
+        Qemu.io(img, "write -P 1 0 1M");
         ourCreate(img, "one");
         ourCreate(img, "two"); // shared clusters now count 3, the most 2 bits hold
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
         assertRefusedUntouched(img, ImageException.Kind.INVALID_ARGUMENT, w -> w.create("three"));
         // apply adds the snapshot's references before it drops the active layer's: 4 for a moment
         assertRefusedUntouched(img, ImageException.Kind.INVALID_ARGUMENT, w -> w.apply("one"));
-        Qemu.Result qemu = Qemu.run(List.of("qemu-img", "snapshot", "-a", "one", copy(img, "q.qcow2").toString()));
+        Processes.Output qemu = Qemu.run(List.of("qemu-img", "snapshot", "-a", "one", copy(img, "q.qcow2").toString()));
         assertTrue(qemu.exitCode() != 0, "QEMU refuses this apply too: " + qemu.stdout() + qemu.stderr());
     }
 
     private void assertRefusedUntouched(Path img, ImageException.Kind kind, Consumer<WritableImage> op) {
-        byte[] before = read(img);
+        byte[] before = Bytes.readFile(img);
         try (WritableImage w = WritableImage.open(img)) {
             ImageException e = assertThrows(ImageException.class, () -> op.accept(w));
             assertEquals(kind, e.kind(), e.getMessage());
         }
-        assertArrayEquals(before, read(img), "a refused operation changed the file");
+        assertArrayEquals(before, Bytes.readFile(img), "a refused operation changed the file");
     }
 
     // ---- what must be kept -------------------------------------------------------------------
@@ -185,15 +184,15 @@ class WriteRulesTest {
     @Test
     void otherEntriesHeaderExtensionsAndBitmapsAreKept() {
         Path base = Qemu.create(dir.resolve("base.qcow2"), "8M", "");
-        QemuState.io(base, "write -P 0x42 0 8M");
+        Qemu.io(base, "write -P 0x42 0 8M");
         Path img = dir.resolve("top.qcow2");
         Qemu.img("create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "-o", "cluster_size=65536",
                 img.toString(), "8M");
         Qemu.img("bitmap", "--add", img.toString(), "dirty0");
-        QemuState.io(img, "write -P 1 1M 1M");
-        QemuState.img("snapshot", List.of("-c", "q1"), img);
-        QemuState.io(img, "write -P 2 3M 64k");
-        QemuState.img("snapshot", List.of("-c", "q2"), img);
+        Qemu.io(img, "write -P 1 1M 1M");
+        Qemu.snapshot(img, "q1");
+        Qemu.io(img, "write -P 2 3M 64k");
+        Qemu.snapshot(img, "q2");
         byte[] header = headerCluster(img);
         List<SnapshotEntry> before = entries(img);
 
@@ -202,8 +201,7 @@ class WriteRulesTest {
         try (WritableImage w = WritableImage.open(img)) {
             w.apply("q2"); // same size: allowed with bitmaps
         }
-        QemuState.Check c = QemuState.check(img);
-        assertTrue(c.clean(), c + "\n" + QemuState.checkText(img));
+        Oracle.assertClean(img);
         List<SnapshotEntry> after = entries(img);
         assertEquals(before.get(1), after.get(0), "q2's entry, byte for byte");
         byte[] now = headerCluster(img);
@@ -216,14 +214,14 @@ class WriteRulesTest {
         }
         String info = Qemu.img("info", img.toString());
         assertTrue(info.contains("dirty0") && info.contains("backing file: base.qcow2"), info);
-        Qemu.assertClean(img);
+        Oracle.assertClean(img);
     }
 
     // ---- helpers ----------------------------------------------------------------------------
 
     private Path small(String name) {
         Path img = Qemu.create(dir.resolve(name), "2M", "cluster_size=4096");
-        QemuState.io(img, "write -P 1 0 512k", "write -c -P 2 1M 8k");
+        Qemu.io(img, "write -P 1 0 512k", "write -c -P 2 1M 8k");
         return img;
     }
 
@@ -240,7 +238,7 @@ class WriteRulesTest {
     }
 
     private static Listed last(Path img) {
-        List<Listed> l = QemuState.snapshots(img);
+        List<Listed> l = Qemu.snapshots(img);
         return l.get(l.size() - 1);
     }
 
@@ -258,10 +256,6 @@ class WriteRulesTest {
             throw new UncheckedIOException(e);
         }
         return to;
-    }
-
-    private static byte[] read(Path p) {
-        return Oracle.readFile(p);
     }
 
     /** The header's first cluster. */

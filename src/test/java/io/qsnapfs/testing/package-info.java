@@ -1,0 +1,23 @@
+/**
+ * The test layer shared by all tests, independent of the code under test: it uses only
+ * {@code io.qsnapfs.format} (the spec's parsers), JUnit, Jackson and the JDK, never the engine
+ * or {@code io.qsnapfs.io}, so it neither shares their bugs nor follows them when they move.
+ *
+ * <ul>
+ * <li>{@link io.qsnapfs.testing.Qemu} runs QEMU's tools, parses what they report and converts
+ * snapshots to raw bytes: the reference.
+ * <li>{@link io.qsnapfs.testing.Oracle} asserts that what the code under test reads (a
+ * {@link io.qsnapfs.testing.Disk}) equals what QEMU reads, and that QEMU finds an image clean.
+ * <li>{@link io.qsnapfs.testing.TableWalk} finds qcow2 structures from the spec;
+ * {@link io.qsnapfs.testing.MetadataPoker} and {@link io.qsnapfs.testing.SnapshotEntryPoker}
+ * damage them on purpose, through {@link io.qsnapfs.testing.Poke} (raw fields of a file).
+ * <li>{@link io.qsnapfs.testing.Bytes} compares byte arrays and makes, reads and writes files of
+ * them; {@link io.qsnapfs.testing.Processes} and {@link io.qsnapfs.testing.ChildJvm} run
+ * programs; {@link io.qsnapfs.testing.ImageHolder} keeps a QEMU tool holding an image;
+ * {@link io.qsnapfs.testing.ProcLocks} lists its locks; {@link io.qsnapfs.testing.RecordingFileChannel}
+ * records writes to replay crashes.
+ * </ul>
+ *
+ * A missing tool fails the test with the hint to run {@code make setup}; tests never skip.
+ */
+package io.qsnapfs.testing;
