@@ -60,6 +60,20 @@ public interface LibC {
     /** {@code posix_fadvise(fd, offset, len, advice)}; returns the error number itself (0 on success). */
     int posix_fadvise(int fd, long offset, long len, int advice);
 
+    /**
+     * Binds libc and makes one call of each kind a writer makes first ({@code open}, {@code close}),
+     * so that their first real use does not pay for setting them up.
+     */
+    static void warmUp() {
+        LibC libc = get();
+        if (libc != null) {
+            int fd = libc.open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (fd >= 0) {
+                libc.close(fd);
+            }
+        }
+    }
+
     /** The bound library, or null. */
     static LibC get() {
         return Holder.LIBC;
