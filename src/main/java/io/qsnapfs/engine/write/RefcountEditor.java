@@ -172,6 +172,11 @@ final class RefcountEditor {
                 + width + " refcount holds" + hint);
     }
 
+    /** A release to work out now and apply later, against these refcounts. */
+    PendingRelease pendingRelease() {
+        return new PendingRelease(name, this, blockBits, clusterBits);
+    }
+
     /** Subtracts one reference from every cluster touched by {@code [offset, offset + length)}. */
     void free(long offset, long length) {
         if (length <= 0) {

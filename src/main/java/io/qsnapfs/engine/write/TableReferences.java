@@ -11,6 +11,7 @@ import io.qsnapfs.format.QcowHeader;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.function.LongPredicate;
 import java.util.stream.LongStream;
 
 /**
@@ -82,19 +83,60 @@ final class TableReferences {
         }
     }
 
+    /** What a walk does with each reference it finds: one per host cluster per pointer. */
+    @FunctionalInterface
+    private interface Visit {
+        void reference(long cluster);
+    }
+
     /**
      * Adds {@code addend} (+1 or -1) to the refcount of every cluster {@code l1} reaches, in
-     * memory; with 0, only reads and checks every table on the way. Nothing is written.
+     * memory. Nothing is written.
      *
      * @throws ImageException CORRUPT for a malformed entry or table; INVALID_ARGUMENT on overflow
      */
     void adjust(long[] l1, int addend) {
+        walk(l1, c -> refcounts.add(c, addend), l2 -> false);
+    }
+
+    /**
+     * Counts in {@code pending} one reference fewer to every cluster {@code l1} reaches; the
+     * refcounts themselves change only when it is applied.
+     *
+     * @throws ImageException CORRUPT for a malformed entry or table, or a refcount that would drop
+     *         below 0
+     */
+    void release(long[] l1, PendingRelease pending) {
+        walk(l1, pending::remove, l2 -> false);
+    }
+
+    /**
+     * Reads and checks every table {@code l1} reaches, except the L2 tables {@code checked} says
+     * were checked already, and that every cluster they reach has a refcount. Nothing changes.
+     *
+     * @throws ImageException CORRUPT for a malformed entry or table, or a cluster in use whose
+     *         refcount is 0
+     */
+    void check(long[] l1, LongPredicate checked) {
+        walk(l1, c -> {
+            if (refcounts.get(c) == 0) {
+                throw ImageException.corrupt(name, "cluster " + Hex.of(c << clusterBits)
+                        + " is in use but its refcount is 0; run 'qemu-img check -r all' first");
+            }
+        }, checked);
+    }
+
+    /** Visits every reference {@code l1} makes (the L2 tables {@code skip} accepts and what they reach left out). */
+    private void walk(long[] l1, Visit visit, LongPredicate skip) {
         for (int i = 0; i < l1.length; i++) {
             long l2Offset = l2Offset(l1[i], i);
             if (l2Offset == 0) {
                 continue;
             }
-            change(l2Offset >>> clusterBits, addend);
+            visit.reference(l2Offset >>> clusterBits);
+            if (skip.test(l2Offset)) {
+                continue;
+            }
             long[] entries = readL2(l2Offset);
             for (int j = 0; j < l2Entries; j++) {
                 long entry = entries[j * entryWords];
@@ -103,24 +145,15 @@ final class TableReferences {
                         long offset = L2Entry.compressedOffset(entry, clusterBits);
                         long last = (offset + L2Entry.compressedLength(entry, clusterBits) - 1) >>> clusterBits;
                         for (long c = offset >>> clusterBits; c <= last; c++) {
-                            change(c, addend);
+                            visit.reference(c);
                         }
                     }
-                    case NORMAL, ZERO_ALLOC -> change(dataOffset(entry, l2Offset, j) >>> clusterBits, addend);
+                    case NORMAL, ZERO_ALLOC -> visit.reference(dataOffset(entry, l2Offset, j) >>> clusterBits);
                     case UNALLOCATED, ZERO_PLAIN -> {
                         // owns no cluster
                     }
                 }
             }
-        }
-    }
-
-    private void change(long cluster, int addend) {
-        if (addend != 0) {
-            refcounts.add(cluster, addend);
-        } else if (refcounts.get(cluster) == 0) {
-            throw ImageException.corrupt(name, "cluster " + Hex.of(cluster << clusterBits)
-                    + " is in use but its refcount is 0; run 'qemu-img check -r all' first");
         }
     }
 

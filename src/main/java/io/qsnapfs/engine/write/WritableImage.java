@@ -196,7 +196,8 @@ public final class WritableImage implements Closeable {
         updated.add(entry);
         ByteBuffer table = SnapshotTable.encode(name, updated, h.size());
 
-        rehearse(s, (refcounts, tables) -> freeOldTable(s, refcounts));
+        PendingRelease oldTable = s.refcounts.pendingRelease();
+        freeOldTable(s, oldTable); // worked out now, applied in step 5
         // 2. the L1 copy, COPIED cleared where refcounts become 2, the refcounts; sync (leaks only)
         clearUnknownAutoclear(s);
         if (l1.length > 0) {
@@ -213,7 +214,7 @@ public final class WritableImage implements Closeable {
         // 4. commit: the 12-byte header switch; sync
         switchSnapshotTable(s, updated.size(), tableOffset);
         // 5. the old table's clusters freed; sync (a crash before this leaks them)
-        freeOldTable(s, s.refcounts);
+        oldTable.apply();
         s.refcounts.flush();
         return entry;
     }
@@ -225,8 +226,9 @@ public final class WritableImage implements Closeable {
      *
      * <p>Order of writes:
      * <ol>
-     * <li>Before any write, both trees the steps after the switch walk are read and checked, the
-     *     releases rehearsed on a scratch copy of the refcounts: a malformed table or a refcount
+     * <li>Before any write, the releases of step 4 are worked out ({@link PendingRelease}: the
+     *     snapshot's tree read and checked on the way) and the active tree step 4 walks is read and
+     *     checked where it does not share the snapshot's L2 tables: a malformed table or a refcount
      *     that would drop below 0 found after the switch would leave the request done but reported
      *     failed.
      * <li>The table without the entry into fresh clusters (the refcount table grown first if they
@@ -249,9 +251,13 @@ public final class WritableImage implements Closeable {
         QcowHeader h = s.header;
         long[] active = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
         s.tables.prefetch(snapshotL1, active);
-        // 1. both trees read and checked, the releases rehearsed, before anything is written
-        rehearse(s, (refcounts, tables) -> releaseDeleted(s, refcounts, tables, victim, snapshotL1));
-        s.tables.adjust(active, 0);
+        // 1. the releases worked out and both trees checked, before anything is written
+        PendingRelease release = s.refcounts.pendingRelease();
+        freeOldTable(s, release);
+        s.tables.release(snapshotL1, release);
+        release.removeRange(victim.l1TableOffset(), Integer.toUnsignedLong(victim.l1Size()) * 8);
+        long[] checked = l2Offsets(snapshotL1);
+        s.tables.check(active, l2 -> Arrays.binarySearch(checked, l2) >= 0);
         List<SnapshotEntry> updated = new ArrayList<>(s.snapshots);
         updated.remove(victim);
         ByteBuffer table = SnapshotTable.encode(name, updated, h.size());
@@ -262,7 +268,7 @@ public final class WritableImage implements Closeable {
         // 3. commit: the 12-byte header switch; sync. The snapshot is gone, its clusters leaked
         switchSnapshotTable(s, updated.size(), tableOffset);
         // 4. the references released, refcounts written before COPIED is set; sync
-        releaseDeleted(s, s.refcounts, s.tables, victim, snapshotL1);
+        release.apply();
         s.refcounts.write();
         s.tables.updateCopied(active, h.l1TableOffset(), Structure.ACTIVE_L1);
         s.guard.sync();
@@ -319,7 +325,9 @@ public final class WritableImage implements Closeable {
         }
         long[] oldActive = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
         s.tables.prefetch(snapshotL1, oldActive);
-        rehearse(s, (refcounts, tables) -> releaseOldActive(h, refcounts, tables, oldActive));
+        PendingRelease release = s.refcounts.pendingRelease(); // the old active tree's, applied in step 4
+        s.tables.release(oldActive, release);
+        release.removeRange(h.l1TableOffset(), oldActive.length * 8L);
         int newSize = Math.max(snapshotL1.length, oldActive.length);
         // 1. the refcount table grown if need be; in memory: clusters for the new active table, one
         // more reference along the snapshot's. Allocate before adding references (see create).
@@ -346,7 +354,7 @@ public final class WritableImage implements Closeable {
         s.guard.sync();
 
         // 4. the old active tables released, refcounts written before COPIED is set; sync
-        releaseOldActive(h, s.refcounts, s.tables, oldActive);
+        release.apply();
         s.refcounts.write();
         s.tables.updateCopied(newActive, newOffset, Structure.ACTIVE_L1);
         s.guard.sync();
@@ -360,37 +368,9 @@ public final class WritableImage implements Closeable {
             RefcountEditor refcounts, TableReferences tables, MetadataGuard guard) {
     }
 
-    /** A step that removes references, run against some refcounts and the tables over them. */
-    private interface Release {
-        void run(RefcountEditor refcounts, TableReferences tables);
-    }
-
-    /**
-     * Runs {@code release} on a scratch copy of the refcounts, which is then dropped. The releases
-     * happen after the switch, when the request is done; a malformed table or a refcount that would
-     * go below 0 found only then would leave it done and yet reported failed. Rehearsed before the
-     * first write, they are refused with the file untouched.
-     */
-    private void rehearse(State s, Release release) {
-        // releases write nothing; a guard of its own keeps the scratch copy out of the real one
-        MetadataGuard none = new MetadataGuard(file, s.header.clusterBits());
-        RefcountEditor scratch = RefcountEditor.load(file, s.header, s.fileLength, none, LongUnaryOperator.identity());
-        release.run(scratch, new TableReferences(file, s.header, scratch, s.fileLength, none));
-    }
-
-    /** After a delete's switch: the old table, the snapshot's references, its L1 table. */
-    private void releaseDeleted(State s, RefcountEditor refcounts, TableReferences tables, SnapshotEntry victim,
-            long[] snapshotL1) {
-        freeOldTable(s, refcounts);
-        tables.adjust(snapshotL1, -1);
-        refcounts.free(victim.l1TableOffset(), Integer.toUnsignedLong(victim.l1Size()) * 8);
-    }
-
-    /** After an apply's switch: the old active tables' references and the old active L1 table. */
-    private static void releaseOldActive(QcowHeader h, RefcountEditor refcounts, TableReferences tables,
-            long[] oldActive) {
-        tables.adjust(oldActive, -1);
-        refcounts.free(h.l1TableOffset(), oldActive.length * 8L);
+    /** The L2 table offsets an L1 table names, sorted (for a binary search). */
+    private static long[] l2Offsets(long[] l1) {
+        return Arrays.stream(l1).map(e -> e & L2Entry.OFFSET_MASK).filter(o -> o != 0).sorted().toArray();
     }
 
     private State load() {
@@ -469,10 +449,10 @@ public final class WritableImage implements Closeable {
         s.guard.sync();
     }
 
-    /** Frees the clusters of the table the header pointed to when the operation began (in memory). */
-    private static void freeOldTable(State s, RefcountEditor refcounts) {
+    /** Counts the release of the table the header pointed to when the operation began. */
+    private static void freeOldTable(State s, PendingRelease release) {
         if (!s.snapshots.isEmpty()) {
-            refcounts.free(s.header.snapshotsOffset(), SnapshotTable.length(s.snapshots));
+            release.removeRange(s.header.snapshotsOffset(), SnapshotTable.length(s.snapshots));
         }
     }
 
