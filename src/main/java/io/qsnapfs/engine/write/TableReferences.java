@@ -11,6 +11,8 @@ import io.qsnapfs.format.QcowHeader;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.function.LongPredicate;
 import java.util.stream.LongStream;
 
@@ -29,6 +31,9 @@ import java.util.stream.LongStream;
  * It is never set for compressed entries.
  */
 final class TableReferences {
+    /** Bytes of L2 tables one operation keeps in memory between its walks. */
+    private static final long CACHE_BYTES = 64L << 20;
+
     private final String name;
     private final ImageFile file;
     private final QcowHeader header;
@@ -42,6 +47,13 @@ final class TableReferences {
     private final int entryWords;
     private final int l2Entries;
     private final long[] table;
+    /**
+     * L2 tables as read by this operation's walks (an operation walks a tree more than once: the
+     * references, then the COPIED flags), up to {@link #CACHE_BYTES}; {@link #updateCopied} keeps
+     * them equal to what it writes.
+     */
+    private final Map<Long, long[]> read = new HashMap<>();
+    private long cachedBytes;
 
     TableReferences(ImageFile file, QcowHeader header, RefcountEditor refcounts, long fileLength, MetadataGuard guard) {
         this.name = file.name();
@@ -248,6 +260,16 @@ final class TableReferences {
     }
 
     private long[] readL2(long offset) {
-        return file.readL2(offset, fileLength, table);
+        long[] cached = read.get(offset);
+        if (cached != null) {
+            return cached;
+        }
+        if (cachedBytes + clusterSize > CACHE_BYTES) {
+            return file.readL2(offset, fileLength, table);
+        }
+        long[] entries = file.readL2(offset, fileLength, new long[table.length]);
+        read.put(offset, entries);
+        cachedBytes += clusterSize;
+        return entries;
     }
 }
