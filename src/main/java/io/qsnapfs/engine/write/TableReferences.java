@@ -176,6 +176,20 @@ final class TableReferences {
      * batch, then the L1 table); {@code l1} is changed in memory too.
      */
     void updateCopied(long[] l1, long l1Offset, Structure l1Kind) {
+        updateCopied(l1, l1Offset, l1Kind, cluster -> refcounts.get(cluster) == 1);
+    }
+
+    /**
+     * Clears COPIED everywhere in {@code l1} and the L2 tables it reaches, as {@link #updateCopied}
+     * would right after one more reference was added along all of them: every cluster they reach is
+     * shared now, and no refcount needs looking up to know it.
+     */
+    void clearCopied(long[] l1, long l1Offset, Structure l1Kind) {
+        updateCopied(l1, l1Offset, l1Kind, cluster -> false);
+    }
+
+    /** Sets COPIED where {@code onlyOwner} says the cluster has refcount 1, clears it elsewhere. */
+    private void updateCopied(long[] l1, long l1Offset, Structure l1Kind, LongPredicate onlyOwner) {
         WriteBatch l2Tables = guard.batch();
         boolean l1Changed = false;
         for (int i = 0; i < l1.length; i++) {
@@ -183,7 +197,7 @@ final class TableReferences {
             if (l2Offset == 0) {
                 continue;
             }
-            long wanted = copied(l1[i], refcounts.get(l2Offset >>> clusterBits) == 1);
+            long wanted = copied(l1[i], onlyOwner.test(l2Offset >>> clusterBits));
             if (wanted != l1[i]) {
                 l1[i] = wanted;
                 l1Changed = true;
@@ -197,7 +211,7 @@ final class TableReferences {
                     continue; // COPIED is never set on compressed entries, and means nothing without a cluster
                 }
                 long data = dataOffset(entry, l2Offset, j);
-                long updated = copied(entry, refcounts.get(data >>> clusterBits) == 1);
+                long updated = copied(entry, onlyOwner.test(data >>> clusterBits));
                 if (updated != entry) {
                     entries[j * entryWords] = updated;
                     changed = true;

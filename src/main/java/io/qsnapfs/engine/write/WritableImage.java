@@ -146,9 +146,10 @@ public final class WritableImage implements Closeable {
      *     sequence of its own, consistent at every sync). Then, in memory: clusters for the copy,
      *     one more reference to everything the active L1 table reaches (an overflow or a malformed
      *     table stops here with nothing written beyond that growth).
-     * <li>Write the L1 copy; clear COPIED in the active tables wherever a refcount is about to
-     *     become 2 (before the refcounts themselves, so even a torn sequence never leaves COPIED on
-     *     a shared cluster, where QEMU would write in place); write the refcounts; sync. Nothing
+     * <li>Write the L1 copy; clear COPIED everywhere in the active tables, as every refcount they
+     *     reach is about to be at least 2 (before the refcounts themselves, so even a torn sequence
+     *     never leaves COPIED on a shared cluster, where QEMU would write in place); write the
+     *     refcounts; sync. Nothing
      *     references the copy yet: the new references are leaks.
      * <li>Write the new snapshot table into fresh clusters; sync. Still only leaks.
      * <li>The 12-byte header write of {@code nb_snapshots} and {@code snapshots_offset}; sync. This
@@ -207,7 +208,7 @@ public final class WritableImage implements Closeable {
             }
             s.tables.writeTable(Structure.SNAPSHOT_L1, l1Copy, copy);
         }
-        s.tables.updateCopied(l1, h.l1TableOffset(), Structure.ACTIVE_L1);
+        s.tables.clearCopied(l1, h.l1TableOffset(), Structure.ACTIVE_L1); // all shared with the copy now
         s.refcounts.flush();
         // 3. the new table into fresh clusters; sync (leaks only)
         long tableOffset = writeSnapshotTable(s, table);
@@ -341,7 +342,7 @@ public final class WritableImage implements Closeable {
 
         // 2. COPIED cleared in the snapshot's tables, the new active table, the refcounts; sync
         clearUnknownAutoclear(s);
-        s.tables.updateCopied(snapshotL1, target.l1TableOffset(), Structure.SNAPSHOT_L1);
+        s.tables.clearCopied(snapshotL1, target.l1TableOffset(), Structure.SNAPSHOT_L1); // all shared now
         long[] newActive = Arrays.copyOf(snapshotL1, newSize);
         if (newSize > 0) {
             s.tables.writeTable(Structure.ACTIVE_L1, newOffset, newActive);
