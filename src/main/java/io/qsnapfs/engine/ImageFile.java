@@ -7,6 +7,7 @@ import io.qsnapfs.format.RefcountTable;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.io.LibC;
 import io.qsnapfs.io.PositionalFile;
+import io.qsnapfs.io.Threads;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -342,21 +343,8 @@ public final class ImageFile implements Closeable {
 
     private void awaitPrefetch() {
         Thread t = prefetcher;
-        if (t == null) {
-            return;
-        }
         prefetcher = null;
-        boolean interrupted = false;
-        while (t.isAlive()) {
-            try {
-                t.join();
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        Threads.joinUninterruptibly(t);
     }
 
     /** Writes {@code data} of the structure {@code what} at {@code offset}, unchecked: only the guard calls this. */

@@ -1,6 +1,7 @@
 package io.qsnapfs.engine;
 
 import io.qsnapfs.engine.MetadataGuard.Structure;
+import io.qsnapfs.io.Threads;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -97,19 +98,7 @@ public final class WriteBatch {
     private void awaitWriter() {
         Thread t = writer;
         writer = null;
-        if (t != null) {
-            boolean interrupted = false;
-            while (t.isAlive()) {
-                try {
-                    t.join();
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        Threads.joinUninterruptibly(t);
         RuntimeException e = failure;
         if (e != null) {
             failure = null;
