@@ -16,6 +16,10 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * A qcow2 image file as its metadata sees it: the one place where the header, L1 and L2 tables,
@@ -39,6 +43,10 @@ public final class ImageFile implements Closeable {
     private final PositionalFile file;
     /** The thread {@link #prefetch} started, joined on close. */
     private Thread prefetcher;
+    /** The thread of {@link #writeLater}, made on first use; the last write queued; what stopped one. */
+    private ExecutorService writer;
+    private Future<?> queued;
+    private volatile RuntimeException writeFailure;
 
     private ImageFile(PositionalFile file) {
         this.name = file.name();
@@ -347,12 +355,75 @@ public final class ImageFile implements Closeable {
         Threads.joinUninterruptibly(t);
     }
 
-    /** Writes {@code data} of the structure {@code what} at {@code offset}, unchecked: only the guard calls this. */
+    /**
+     * Writes {@code data} of the structure {@code what} at {@code offset}, unchecked (only the guard
+     * calls this), after every write queued before it ({@link #writeLater}): writes reach the file
+     * in the order the operation made them.
+     */
     void write(long offset, ByteBuffer data, String what) {
+        drainWrites();
+        writeNow(offset, data, what);
+    }
+
+    /** The write itself; only {@link #write} and the queued writes of a {@link WriteBatch} call it. */
+    void writeNow(long offset, ByteBuffer data, String what) {
         try {
             file.writeFully(offset, data);
         } catch (IOException e) {
             throw ImageException.io(name, "write error in " + what + " at " + Hex.of(offset), e);
+        }
+    }
+
+    /**
+     * Queues {@code writes} (calls of {@link #writeNow}) for a thread of this file that does queued
+     * writes one after another, so the caller can go on working out what comes next. Everything
+     * that follows waits for the queue: a direct {@link #write}, {@link #sync}, {@link #close}; so
+     * the file sees every write in the order it was made. After a failed queued write the rest of
+     * the queue is dropped, and the failure is thrown by the next of those.
+     */
+    void writeLater(Runnable writes) {
+        if (writer == null) {
+            writer = Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "qsnapfs-write");
+                t.setDaemon(true);
+                return t;
+            });
+        }
+        queued = writer.submit(() -> {
+            if (writeFailure == null) {
+                try {
+                    writes.run();
+                } catch (RuntimeException e) {
+                    writeFailure = e;
+                }
+            }
+        });
+    }
+
+    /** Waits until every queued write is done, and throws what stopped one. */
+    void drainWrites() {
+        Future<?> last = queued;
+        queued = null;
+        if (last != null) {
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    last.get();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (ExecutionException e) {
+                    throw new IllegalStateException(e); // the task catches what it throws
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        RuntimeException e = writeFailure;
+        if (e != null) {
+            writeFailure = null;
+            throw e;
         }
     }
 
@@ -370,6 +441,7 @@ public final class ImageFile implements Closeable {
 
     /** Makes everything written so far durable (fdatasync). */
     void sync() {
+        drainWrites();
         try {
             file.sync();
         } catch (IOException e) {
@@ -380,6 +452,14 @@ public final class ImageFile implements Closeable {
     @Override
     public void close() {
         awaitPrefetch();
+        if (writer != null) {
+            try {
+                drainWrites(); // an operation that got here without a sync failed already
+            } catch (RuntimeException ignored) {
+                // that failure is the one reported
+            }
+            writer.shutdown();
+        }
         try {
             file.close();
         } catch (IOException ignored) {

@@ -1,7 +1,6 @@
 package io.qsnapfs.engine;
 
 import io.qsnapfs.engine.MetadataGuard.Structure;
-import io.qsnapfs.io.Threads;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -15,11 +14,12 @@ import java.util.List;
  * safety relies on (say, every L2 table whose COPIED flags change); the caller ends the step with
  * {@link #write()} before it starts the next, and syncs where its order says.
  *
- * <p>Once more than {@value #CHUNK} bytes are waiting, a thread of the batch writes them while the
- * caller goes on working out the rest of the step, and has the kernel start writing them to the
- * disk ({@link ImageFile#startWriteback}), so the sync that ends the step finds less to wait for.
- * Still one step: the order inside it never mattered. {@link #write()} returns when all is
- * written. Memory: what was added and not yet written, at most about two chunks.
+ * <p>The writes are made by the file's write thread ({@link ImageFile#writeLater}), a chunk of
+ * {@value #CHUNK} bytes at a time as they come, while the caller goes on working out the rest of
+ * the step and the next; the file keeps every write in the order the operation made it (a direct
+ * write or a sync waits for what is queued). Each chunk's write-out to the disk is started at once
+ * ({@link ImageFile#startWriteback}), so the sync that ends a step finds less to wait for.
+ * Memory: what was added and not yet written.
  */
 public final class WriteBatch {
     /** Largest single write. */
@@ -38,10 +38,6 @@ public final class WriteBatch {
     private final ImageFile file;
     private List<Pending> pending = new ArrayList<>();
     private long pendingBytes;
-    /** The thread writing the previous chunk, or null. */
-    private Thread writer;
-    /** What stopped the writing thread, thrown by the next {@link #write()} or hand-over. */
-    private volatile RuntimeException failure;
 
     WriteBatch(MetadataGuard guard, ImageFile file) {
         this.guard = guard;
@@ -51,17 +47,17 @@ public final class WriteBatch {
     /**
      * Adds a write of {@code data} at {@code offset} meant for the structure {@code kind} at
      * {@code structure} ({@link MetadataGuard#ANY}: any of that kind). The batch keeps {@code data}:
-     * the caller must not change it until {@link #write()}.
+     * the caller must not change it afterwards.
      *
      * @throws ImageException CORRUPT when the write would land on another structure: nothing of it
-     *         is written (earlier writes of the step may be)
+     *         is written (earlier chunks of the step may be)
      */
     public void add(Structure kind, long structure, long offset, ByteBuffer data) {
         try {
             guard.check(kind, structure, offset, data.remaining());
         } catch (ImageException refused) {
             try {
-                awaitWriter(); // nothing of the step may still be writing once the operation has failed
+                file.drainWrites(); // nothing of the step may still be writing once the operation has failed
             } catch (RuntimeException alsoFailed) {
                 refused.addSuppressed(alsoFailed);
             }
@@ -70,44 +66,29 @@ public final class WriteBatch {
         pending.add(new Pending(offset, data, structure == MetadataGuard.ANY ? kind.words() + "s" : "the " + kind.words()));
         pendingBytes += data.remaining();
         if (pendingBytes > CHUNK) {
-            awaitWriter();
-            List<Pending> chunk = pending;
-            pending = new ArrayList<>();
-            pendingBytes = 0;
-            writer = new Thread(() -> {
-                try {
-                    writeOut(chunk, true);
-                } catch (RuntimeException e) {
-                    failure = e;
-                }
-            }, "qsnapfs-write");
-            writer.setDaemon(true);
-            writer.start();
+            handOver();
         }
     }
 
-    /** Writes everything added so far (no sync), in offset order, neighbours merged; returns when it is written. */
+    /**
+     * Ends the step: everything added goes to the file's write thread, in offset order with
+     * neighbours merged, ahead of any later write; the next sync waits for it.
+     */
     public void write() {
-        awaitWriter();
-        writeOut(pending, false);
+        handOver();
+    }
+
+    private void handOver() {
+        List<Pending> chunk = pending;
         pending = new ArrayList<>();
         pendingBytes = 0;
-    }
-
-    /** Waits for the writing thread, and throws what stopped it. */
-    private void awaitWriter() {
-        Thread t = writer;
-        writer = null;
-        Threads.joinUninterruptibly(t);
-        RuntimeException e = failure;
-        if (e != null) {
-            failure = null;
-            throw e;
+        if (!chunk.isEmpty()) {
+            file.writeLater(() -> writeOut(chunk));
         }
     }
 
-    /** Writes {@code writes} in offset order, neighbours merged; with {@code early}, starts their write-out. */
-    private void writeOut(List<Pending> writes, boolean early) {
+    /** Writes {@code writes} in offset order, neighbours merged, and starts their write-out. */
+    private void writeOut(List<Pending> writes) {
         writes.sort(Comparator.comparingLong(Pending::offset));
         int i = 0;
         while (i < writes.size()) {
@@ -120,17 +101,17 @@ public final class WriteBatch {
                 j++;
             }
             if (j == i + 1) {
-                file.write(first.offset(), first.data(), first.what());
+                file.writeNow(first.offset(), first.data(), first.what());
             } else {
                 ByteBuffer run = ByteBuffer.allocate((int) length);
                 for (int k = i; k < j; k++) {
                     run.put(writes.get(k).data());
                 }
-                file.write(first.offset(), run.flip(), first.what() + " and " + (j - i - 1) + " more");
+                file.writeNow(first.offset(), run.flip(), first.what() + " and " + (j - i - 1) + " more");
             }
             i = j;
         }
-        if (early && !writes.isEmpty()) {
+        if (!writes.isEmpty()) {
             long from = writes.get(0).offset();
             file.startWriteback(from, writes.get(writes.size() - 1).end() - from);
         }

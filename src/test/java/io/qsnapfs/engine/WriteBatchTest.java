@@ -52,6 +52,7 @@ class WriteBatchTest {
             batch.add(Structure.L2, 0x11000, 0x11000, ByteBuffer.wrap(filled(4096, 2)));
             assertTrue(channel.log().isEmpty(), "nothing is written before write()");
             batch.write();
+            f.sync(); // waits for the write thread
         }
         List<Write> writes = writes(channel.log());
         assertEquals(2, writes.size(), writes.toString());

@@ -456,8 +456,9 @@ final class RefcountEditor {
     private void writeBlocks() {
         WriteBatch batch = guard.batch();
         for (int t = dirtyBlocks.nextSetBit(0); t >= 0; t = dirtyBlocks.nextSetBit(t + 1)) {
+            // a copy: the batch writes on a thread of its own while the editor goes on changing blocks
             batch.add(Structure.REFCOUNT_BLOCK, MetadataGuard.ANY, RefcountTable.blockOffset(table[t]),
-                    ByteBuffer.wrap(blocks[t]));
+                    ByteBuffer.wrap(blocks[t].clone()));
         }
         batch.write();
         dirtyBlocks.clear();
