@@ -77,12 +77,7 @@ final class PendingRelease {
             if (c == null) {
                 continue;
             }
-            long first = (long) t << blockBits;
-            for (int i = 0; i < c.length; i++) {
-                for (int n = c[i]; n > 0; n--) {
-                    refcounts.add(first + i, -1);
-                }
-            }
+            refcounts.subtract((long) t << blockBits, c);
         }
         counts = new int[0][];
     }

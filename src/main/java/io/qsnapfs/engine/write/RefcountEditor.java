@@ -172,6 +172,35 @@ final class RefcountEditor {
                 + width + " refcount holds" + hint);
     }
 
+    /**
+     * Subtracts {@code counts[i]} from the refcount of cluster {@code first + i} for every {@code i}
+     * (a {@link PendingRelease} range, which checked that none drops below 0), in memory.
+     */
+    void subtract(long first, int[] counts) {
+        long t = first >>> blockBits;
+        byte[] block = block(t);
+        boolean changed = false;
+        for (int i = 0; i < counts.length; i++) {
+            if (counts[i] == 0) {
+                continue;
+            }
+            long value = block == null ? 0 : RefcountBlock.get(block, order, i);
+            if (Long.compareUnsigned(value, counts[i]) < 0) {
+                throw ImageException.corrupt(name, "the refcount of cluster " + Hex.of((first + i) << clusterBits)
+                        + " would drop below 0; run 'qemu-img check -r all' first");
+            }
+            long updated = value - counts[i];
+            RefcountBlock.set(block, order, i, updated);
+            changed = true;
+            if (updated == 0 && first + i < freeHint) {
+                freeHint = first + i;
+            }
+        }
+        if (changed) {
+            dirtyBlocks.set((int) t);
+        }
+    }
+
     /** A release to work out now and apply later, against these refcounts. */
     PendingRelease pendingRelease() {
         return new PendingRelease(name, this, blockBits, clusterBits);

@@ -176,7 +176,7 @@ final class TableReferences {
      * batch, then the L1 table); {@code l1} is changed in memory too.
      */
     void updateCopied(long[] l1, long l1Offset, Structure l1Kind) {
-        updateCopied(l1, l1Offset, l1Kind, cluster -> refcounts.get(cluster) == 1);
+        updateCopied(l1, l1Offset, l1Kind, false);
     }
 
     /**
@@ -185,11 +185,14 @@ final class TableReferences {
      * shared now, and no refcount needs looking up to know it.
      */
     void clearCopied(long[] l1, long l1Offset, Structure l1Kind) {
-        updateCopied(l1, l1Offset, l1Kind, cluster -> false);
+        updateCopied(l1, l1Offset, l1Kind, true);
     }
 
-    /** Sets COPIED where {@code onlyOwner} says the cluster has refcount 1, clears it elsewhere. */
-    private void updateCopied(long[] l1, long l1Offset, Structure l1Kind, LongPredicate onlyOwner) {
+    /**
+     * Sets COPIED where the cluster has refcount 1, clears it elsewhere; everywhere when {@code
+     * allShared} (no refcount looked up: the walks' hot loop).
+     */
+    private void updateCopied(long[] l1, long l1Offset, Structure l1Kind, boolean allShared) {
         WriteBatch l2Tables = guard.batch();
         boolean l1Changed = false;
         for (int i = 0; i < l1.length; i++) {
@@ -197,7 +200,7 @@ final class TableReferences {
             if (l2Offset == 0) {
                 continue;
             }
-            long wanted = copied(l1[i], onlyOwner.test(l2Offset >>> clusterBits));
+            long wanted = copied(l1[i], !allShared && refcounts.get(l2Offset >>> clusterBits) == 1);
             if (wanted != l1[i]) {
                 l1[i] = wanted;
                 l1Changed = true;
@@ -211,7 +214,7 @@ final class TableReferences {
                     continue; // COPIED is never set on compressed entries, and means nothing without a cluster
                 }
                 long data = dataOffset(entry, l2Offset, j);
-                long updated = copied(entry, onlyOwner.test(data >>> clusterBits));
+                long updated = copied(entry, !allShared && refcounts.get(data >>> clusterBits) == 1);
                 if (updated != entry) {
                     entries[j * entryWords] = updated;
                     changed = true;
