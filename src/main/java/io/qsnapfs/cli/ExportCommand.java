@@ -1,9 +1,9 @@
 package io.qsnapfs.cli;
 
+import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.engine.read.BackingChain;
 import io.qsnapfs.engine.read.BlockSource;
 import io.qsnapfs.engine.read.Exporter;
-import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.format.SnapshotEntry;
 import java.io.IOException;

@@ -1,7 +1,7 @@
 package io.qsnapfs.mount;
 
-import io.qsnapfs.engine.read.BlockSource;
 import io.qsnapfs.engine.ImageException;
+import io.qsnapfs.engine.read.BlockSource;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.mount.Node.DirKind;
 import java.util.ArrayList;

@@ -1,8 +1,8 @@
 package io.qsnapfs.mount;
 
+import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.engine.read.BlockSource;
 import io.qsnapfs.engine.read.ExtentSink;
-import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.format.SnapshotEntry;
 import java.io.IOException;
 import java.nio.ByteBuffer;

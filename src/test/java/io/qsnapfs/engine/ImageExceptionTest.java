@@ -1,9 +1,9 @@
 package io.qsnapfs.engine;
 
-import io.qsnapfs.engine.read.QcowImage;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.qsnapfs.engine.read.QcowImage;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

@@ -1,14 +1,14 @@
 package io.qsnapfs.engine;
 
-import io.qsnapfs.engine.check.ConsistencyCheck;
-import io.qsnapfs.engine.read.QcowImage;
-import io.qsnapfs.engine.write.WritableImage;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.qsnapfs.engine.check.ConsistencyCheck;
+import io.qsnapfs.engine.read.QcowImage;
+import io.qsnapfs.engine.write.WritableImage;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Poke;

@@ -1,17 +1,17 @@
 package io.qsnapfs.engine;
 
-import io.qsnapfs.engine.write.WritableImage;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.qsnapfs.engine.MetadataGuard.Structure;
+import io.qsnapfs.engine.write.WritableImage;
 import io.qsnapfs.io.PositionalFile;
 import io.qsnapfs.testing.Qemu;
-import io.qsnapfs.testing.RecordingFileChannel;
 import io.qsnapfs.testing.RecordingFileChannel.Event;
 import io.qsnapfs.testing.RecordingFileChannel.Write;
+import io.qsnapfs.testing.RecordingFileChannel;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

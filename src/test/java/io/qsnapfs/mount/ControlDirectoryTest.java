@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.engine.ImageException.Kind;
+import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.testing.ImageHolder;
 import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Qemu;

@@ -1,10 +1,10 @@
 package io.qsnapfs.engine.write;
 
-import io.qsnapfs.engine.WriteBatch;
 import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.engine.ImageFile;
-import io.qsnapfs.engine.MetadataGuard;
 import io.qsnapfs.engine.MetadataGuard.Structure;
+import io.qsnapfs.engine.MetadataGuard;
+import io.qsnapfs.engine.WriteBatch;
 import io.qsnapfs.format.HeaderFields;
 import io.qsnapfs.format.Hex;
 import io.qsnapfs.format.QcowHeader;

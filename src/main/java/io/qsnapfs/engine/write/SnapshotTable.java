@@ -1,7 +1,7 @@
 package io.qsnapfs.engine.write;
 
-import io.qsnapfs.engine.ImageFile;
 import io.qsnapfs.engine.ImageException;
+import io.qsnapfs.engine.ImageFile;
 import io.qsnapfs.format.SnapshotEntry;
 import java.nio.ByteBuffer;
 import java.util.List;

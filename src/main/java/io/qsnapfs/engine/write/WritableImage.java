@@ -1,9 +1,9 @@
 package io.qsnapfs.engine.write;
 
-import io.qsnapfs.engine.MetadataGuard;
 import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.engine.ImageFile;
 import io.qsnapfs.engine.MetadataGuard.Structure;
+import io.qsnapfs.engine.MetadataGuard;
 import io.qsnapfs.format.Features;
 import io.qsnapfs.format.HeaderExtension;
 import io.qsnapfs.format.HeaderFields;
@@ -13,8 +13,8 @@ import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.format.SnapshotLookup;
 import io.qsnapfs.io.Closeables;
 import io.qsnapfs.io.ImageLock;
-import io.qsnapfs.io.PositionalFile;
 import io.qsnapfs.io.LockConflictException;
+import io.qsnapfs.io.PositionalFile;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -149,8 +149,7 @@ public final class WritableImage implements Closeable {
      * <li>Write the L1 copy; clear COPIED everywhere in the active tables, as every refcount they
      *     reach is about to be at least 2 (before the refcounts themselves, so even a torn sequence
      *     never leaves COPIED on a shared cluster, where QEMU would write in place); write the
-     *     refcounts; sync. Nothing
-     *     references the copy yet: the new references are leaks.
+     *     refcounts; sync. Nothing references the copy yet: the new references are leaks.
      * <li>Write the new snapshot table into fresh clusters; sync. Still only leaks.
      * <li>The 12-byte header write of {@code nb_snapshots} and {@code snapshots_offset}; sync. This
      *     is the moment the snapshot exists; the leaks become its references.
@@ -199,7 +198,7 @@ public final class WritableImage implements Closeable {
 
         PendingRelease oldTable = s.refcounts.pendingRelease();
         freeOldTable(s, oldTable); // worked out now, applied in step 5
-        // 2. the L1 copy, COPIED cleared where refcounts become 2, the refcounts; sync (leaks only)
+        // 2. the L1 copy, COPIED cleared (all is shared now), the refcounts; sync (leaks only)
         clearUnknownAutoclear(s);
         if (l1.length > 0) {
             long[] copy = l1.clone();

@@ -1,6 +1,5 @@
 package io.qsnapfs.engine.check;
 
-import io.qsnapfs.engine.ImageException;
 import static io.qsnapfs.engine.check.QemuCheckOracle.assertCleanLikeQemu;
 import static io.qsnapfs.engine.check.QemuCheckOracle.assertSameAsQemu;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -9,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.qsnapfs.cli.CheckReport;
+import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.format.L2Entry;
 import io.qsnapfs.testing.Bytes;
 import io.qsnapfs.testing.MetadataPoker;

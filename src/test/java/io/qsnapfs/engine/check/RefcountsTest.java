@@ -1,11 +1,11 @@
 package io.qsnapfs.engine.check;
 
-import io.qsnapfs.engine.ImageFile;
-import io.qsnapfs.engine.ImageException;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.qsnapfs.engine.ImageException;
+import io.qsnapfs.engine.ImageFile;
 import io.qsnapfs.io.PositionalFile;
 import io.qsnapfs.testing.MetadataPoker;
 import io.qsnapfs.testing.Poke;

@@ -1,6 +1,5 @@
 package io.qsnapfs.engine.read;
 
-import io.qsnapfs.engine.ImageException;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
@@ -8,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.qsnapfs.engine.ImageException.Kind;
+import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.testing.Bytes;
 import io.qsnapfs.testing.Oracle;

@@ -1,9 +1,9 @@
 package io.qsnapfs.engine.read;
 
-import io.qsnapfs.engine.ImageException;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Qemu;

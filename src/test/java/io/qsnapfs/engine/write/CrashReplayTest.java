@@ -1,20 +1,20 @@
 package io.qsnapfs.engine.write;
 
-import io.qsnapfs.engine.read.QcowImage;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.io.PositionalFile;
 import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Processes;
-import io.qsnapfs.testing.Qemu;
 import io.qsnapfs.testing.Qemu.Listed;
-import io.qsnapfs.testing.RecordingFileChannel;
+import io.qsnapfs.testing.Qemu;
 import io.qsnapfs.testing.RecordingFileChannel.Crash;
 import io.qsnapfs.testing.RecordingFileChannel.Event;
+import io.qsnapfs.testing.RecordingFileChannel;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

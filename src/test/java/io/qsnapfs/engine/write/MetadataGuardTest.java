@@ -1,13 +1,13 @@
 package io.qsnapfs.engine.write;
 
-import io.qsnapfs.engine.ImageFile;
-import io.qsnapfs.engine.MetadataGuard;
-import io.qsnapfs.engine.ImageException;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.qsnapfs.engine.ImageException;
+import io.qsnapfs.engine.ImageFile;
+import io.qsnapfs.engine.MetadataGuard;
 import io.qsnapfs.io.PositionalFile;
 import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Processes;

@@ -1,16 +1,16 @@
 package io.qsnapfs.engine.write;
 
-import io.qsnapfs.engine.read.QcowImage;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.testing.Bytes;
 import io.qsnapfs.testing.Oracle;
-import io.qsnapfs.testing.Qemu;
 import io.qsnapfs.testing.Qemu.Listed;
+import io.qsnapfs.testing.Qemu;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,14 +1,14 @@
 package io.qsnapfs.engine.write;
 
-import io.qsnapfs.engine.ImageException;
-import io.qsnapfs.engine.ImageFile;
-import io.qsnapfs.engine.MetadataGuard;
-import io.qsnapfs.engine.read.QcowImage;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.qsnapfs.engine.ImageException;
+import io.qsnapfs.engine.ImageFile;
+import io.qsnapfs.engine.MetadataGuard;
+import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Qemu;

@@ -1,14 +1,14 @@
 package io.qsnapfs.engine.write;
 
-import io.qsnapfs.engine.read.QcowImage;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.testing.Bytes;
 import io.qsnapfs.testing.Oracle;
-import io.qsnapfs.testing.Qemu;
 import io.qsnapfs.testing.Qemu.Listed;
+import io.qsnapfs.testing.Qemu;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

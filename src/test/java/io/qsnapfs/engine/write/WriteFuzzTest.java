@@ -1,11 +1,10 @@
 package io.qsnapfs.engine.write;
 
-import io.qsnapfs.engine.ImageException;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import io.qsnapfs.format.SnapshotEntry;
+import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.io.PositionalFile;
 import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Poke;

@@ -1,19 +1,19 @@
 package io.qsnapfs.engine.write;
 
-import io.qsnapfs.engine.ImageException;
-import io.qsnapfs.engine.read.QcowImage;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.qsnapfs.engine.ImageException;
+import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.testing.Bytes;
 import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Processes;
-import io.qsnapfs.testing.Qemu;
 import io.qsnapfs.testing.Qemu.Listed;
+import io.qsnapfs.testing.Qemu;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
