@@ -427,18 +427,6 @@ public final class ImageFile implements Closeable {
         }
     }
 
-    /**
-     * Has the kernel start writing {@code [offset, offset + length)} out to the disk without waiting
-     * ({@code sync_file_range}); only a hint that shortens the sync to come, which alone makes
-     * anything durable. Nothing happens without a native descriptor.
-     */
-    void startWriteback(long offset, long length) {
-        LibC libc = file.descriptor() >= 0 ? LibC.get() : null;
-        if (libc != null && length > 0) {
-            libc.sync_file_range(file.descriptor(), offset, length, LibC.SYNC_FILE_RANGE_WRITE);
-        }
-    }
-
     /** Makes everything written so far durable (fdatasync). */
     void sync() {
         drainWrites();

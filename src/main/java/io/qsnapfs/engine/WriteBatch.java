@@ -17,9 +17,8 @@ import java.util.List;
  * <p>The writes are made by the file's write thread ({@link ImageFile#writeLater}), a chunk of
  * {@value #CHUNK} bytes at a time as they come, while the caller goes on working out the rest of
  * the step and the next; the file keeps every write in the order the operation made it (a direct
- * write or a sync waits for what is queued). Each chunk's write-out to the disk is started at once
- * ({@link ImageFile#startWriteback}), so the sync that ends a step finds less to wait for.
- * Memory: what was added and not yet written.
+ * write or a sync waits for what is queued). Memory: what was added and not yet handed over, and
+ * the chunks the thread has not written yet.
  */
 public final class WriteBatch {
     /** Largest single write. */
@@ -87,7 +86,7 @@ public final class WriteBatch {
         }
     }
 
-    /** Writes {@code writes} in offset order, neighbours merged, and starts their write-out. */
+    /** Writes {@code writes} in offset order, neighbours merged. */
     private void writeOut(List<Pending> writes) {
         writes.sort(Comparator.comparingLong(Pending::offset));
         int i = 0;
@@ -110,10 +109,6 @@ public final class WriteBatch {
                 file.writeNow(first.offset(), run.flip(), first.what() + " and " + (j - i - 1) + " more");
             }
             i = j;
-        }
-        if (!writes.isEmpty()) {
-            long from = writes.get(0).offset();
-            file.startWriteback(from, writes.get(writes.size() - 1).end() - from);
         }
     }
 }

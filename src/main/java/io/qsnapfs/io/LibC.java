@@ -60,13 +60,6 @@ public interface LibC {
     /** {@code posix_fadvise(fd, offset, len, advice)}; returns the error number itself (0 on success). */
     int posix_fadvise(int fd, long offset, long len, int advice);
 
-    /** {@code sync_file_range} flag: start writing out the range's dirty pages, do not wait. */
-    int SYNC_FILE_RANGE_WRITE = 2;
-
-    /** {@code sync_file_range(fd, offset, nbytes, flags)}: Linux's way to start write-out early. */
-    @SaveError
-    int sync_file_range(int fd, long offset, long nbytes, int flags);
-
     /**
      * Binds libc and makes one call of each kind a writer makes first ({@code open}, {@code close}),
      * so that their first real use does not pay for setting them up.
