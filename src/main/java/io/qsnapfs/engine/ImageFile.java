@@ -15,6 +15,7 @@ import java.nio.ByteOrder;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -331,7 +332,7 @@ public final class ImageFile implements Closeable {
             return;
         }
         long[] sorted = offsets.clone();
-        java.util.Arrays.sort(sorted);
+        Arrays.sort(sorted);
         awaitPrefetch();
         Thread t = new Thread(() -> {
             int i = 0;
