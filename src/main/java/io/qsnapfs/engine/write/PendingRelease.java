@@ -2,6 +2,7 @@ package io.qsnapfs.engine.write;
 
 import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.format.Hex;
+import io.qsnapfs.format.RefcountBlock;
 import java.util.Arrays;
 
 /**
@@ -16,22 +17,26 @@ import java.util.Arrays;
  * here: refcounts only grow between the check and {@link #apply()} (new references, allocations),
  * so the check still holds then.
  *
- * <p>Memory: one counter per cluster of every refcount range a removal touches, in arrays made on
- * first use: at most twice the image's refcount metadata.
+ * <p>Memory: a counter per cluster of every refcount range a removal touches, packed like a
+ * refcount block of the image ({@link RefcountBlock}: a count never exceeds the refcount it is
+ * taken from, so it fits the same width), made on first use: at most the image's refcount
+ * metadata again.
  */
 final class PendingRelease {
     private final String name;
     private final RefcountEditor refcounts;
     private final int blockBits;
     private final int clusterBits;
-    /** Removals per cluster, by refcount range; null for a range nothing is removed from. */
-    private int[][] counts = new int[0][];
+    private final int order;
+    /** Removals per cluster, by refcount range, packed as refcount blocks; null where there are none. */
+    private byte[][] counts = new byte[0][];
 
-    PendingRelease(String name, RefcountEditor refcounts, int blockBits, int clusterBits) {
+    PendingRelease(String name, RefcountEditor refcounts, int clusterBits, int order) {
         this.name = name;
         this.refcounts = refcounts;
-        this.blockBits = blockBits;
         this.clusterBits = clusterBits;
+        this.order = order;
+        this.blockBits = RefcountBlock.blockBits(clusterBits, order);
     }
 
     /**
@@ -48,16 +53,17 @@ final class PendingRelease {
         if (range >= counts.length) {
             counts = Arrays.copyOf(counts, (int) Math.max(range + 1, counts.length * 2L));
         }
-        int[] c = counts[(int) range];
+        byte[] c = counts[(int) range];
         if (c == null) {
-            c = new int[1 << blockBits];
+            c = new byte[1 << clusterBits];
             counts[(int) range] = c;
         }
         int index = (int) (cluster & ((1L << blockBits) - 1));
-        if (Long.compareUnsigned(stored, c[index]) <= 0) {
+        long count = RefcountBlock.get(c, order, index);
+        if (Long.compareUnsigned(stored, count) <= 0) {
             throw refcountBelowZero(cluster);
         }
-        c[index]++;
+        RefcountBlock.set(c, order, index, count + 1); // at most stored, which fits the width
     }
 
     /** Counts one reference fewer to every cluster {@code [offset, offset + length)} touches. */
@@ -73,13 +79,13 @@ final class PendingRelease {
     /** Removes every counted reference from the editor's refcounts (in memory). */
     void apply() {
         for (int t = 0; t < counts.length; t++) {
-            int[] c = counts[t];
+            byte[] c = counts[t];
             if (c == null) {
                 continue;
             }
             refcounts.subtract((long) t << blockBits, c);
         }
-        counts = new int[0][];
+        counts = new byte[0][];
     }
 
     private ImageException refcountBelowZero(long cluster) {

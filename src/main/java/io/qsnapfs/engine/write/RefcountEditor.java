@@ -173,23 +173,25 @@ final class RefcountEditor {
     }
 
     /**
-     * Subtracts {@code counts[i]} from the refcount of cluster {@code first + i} for every {@code i}
-     * (a {@link PendingRelease} range, which checked that none drops below 0), in memory.
+     * Subtracts from the refcount of each cluster of the range starting at cluster {@code first}
+     * the count {@code counts} holds for it, packed like a refcount block (a {@link PendingRelease}
+     * range, which checked that none drops below 0), in memory.
      */
-    void subtract(long first, int[] counts) {
+    void subtract(long first, byte[] counts) {
         long t = first >>> blockBits;
         byte[] block = block(t);
         boolean changed = false;
-        for (int i = 0; i < counts.length; i++) {
-            if (counts[i] == 0) {
+        for (int i = 0, n = 1 << blockBits; i < n; i++) {
+            long count = RefcountBlock.get(counts, order, i);
+            if (count == 0) {
                 continue;
             }
             long value = block == null ? 0 : RefcountBlock.get(block, order, i);
-            if (Long.compareUnsigned(value, counts[i]) < 0) {
+            if (Long.compareUnsigned(value, count) < 0) {
                 throw ImageException.corrupt(name, "the refcount of cluster " + Hex.of((first + i) << clusterBits)
                         + " would drop below 0; run 'qemu-img check -r all' first");
             }
-            long updated = value - counts[i];
+            long updated = value - count;
             RefcountBlock.set(block, order, i, updated);
             changed = true;
             if (updated == 0 && first + i < freeHint) {
@@ -203,7 +205,7 @@ final class RefcountEditor {
 
     /** A release to work out now and apply later, against these refcounts. */
     PendingRelease pendingRelease() {
-        return new PendingRelease(name, this, blockBits, clusterBits);
+        return new PendingRelease(name, this, clusterBits, order);
     }
 
     /** Subtracts one reference from every cluster touched by {@code [offset, offset + length)}. */
