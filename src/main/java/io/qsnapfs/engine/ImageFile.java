@@ -14,6 +14,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -37,6 +38,8 @@ import java.util.concurrent.Future;
 public final class ImageFile implements Closeable {
     /** {@code posix_fadvise} advice: the kernel should read these bytes now, asynchronously. */
     private static final int POSIX_FADV_WILLNEED = 3;
+    /** Queued write tasks (chunks of a {@link WriteBatch}) that may wait at once. */
+    private static final int MAX_QUEUED = 4;
     /** First read of the snapshot table; it grows by doubling, up to the spec's 64 MiB. */
     private static final int SNAPSHOT_CHUNK = 64 * 1024;
 
@@ -44,9 +47,9 @@ public final class ImageFile implements Closeable {
     private final PositionalFile file;
     /** The thread {@link #prefetch} started, joined on close. */
     private Thread prefetcher;
-    /** The thread of {@link #writeLater}, made on first use; the last write queued; what stopped one. */
+    /** The thread of {@link #writeLater}, made on first use; the tasks queued; what stopped one. */
     private ExecutorService writer;
-    private Future<?> queued;
+    private final ArrayDeque<Future<?>> inQueue = new ArrayDeque<>();
     private volatile RuntimeException writeFailure;
 
     private ImageFile(PositionalFile file) {
@@ -380,9 +383,14 @@ public final class ImageFile implements Closeable {
      * writes one after another, so the caller can go on working out what comes next. Everything
      * that follows waits for the queue: a direct {@link #write}, {@link #sync}, {@link #close}; so
      * the file sees every write in the order it was made. After a failed queued write the rest of
-     * the queue is dropped, and the failure is thrown by the next of those.
+     * the queue is dropped, and the failure is thrown by the next of those. At most {@value
+     * #MAX_QUEUED} tasks wait: one more waits for the oldest first, which bounds the memory queued
+     * writes hold.
      */
     void writeLater(Runnable writes) {
+        while (inQueue.size() >= MAX_QUEUED) {
+            await(inQueue.removeFirst());
+        }
         if (writer == null) {
             writer = Executors.newSingleThreadExecutor(r -> {
                 Thread t = new Thread(r, "qsnapfs-write");
@@ -390,7 +398,7 @@ public final class ImageFile implements Closeable {
                 return t;
             });
         }
-        queued = writer.submit(() -> {
+        inQueue.addLast(writer.submit(() -> {
             if (writeFailure == null) {
                 try {
                     writes.run();
@@ -398,28 +406,13 @@ public final class ImageFile implements Closeable {
                     writeFailure = e;
                 }
             }
-        });
+        }));
     }
 
     /** Waits until every queued write is done, and throws what stopped one. */
     void drainWrites() {
-        Future<?> last = queued;
-        queued = null;
-        if (last != null) {
-            boolean interrupted = false;
-            while (true) {
-                try {
-                    last.get();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                } catch (ExecutionException e) {
-                    throw new IllegalStateException(e); // the task catches what it throws
-                }
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
+        while (!inQueue.isEmpty()) {
+            await(inQueue.removeFirst());
         }
         RuntimeException e = writeFailure;
         if (e != null) {
@@ -435,6 +428,24 @@ public final class ImageFile implements Closeable {
             file.sync();
         } catch (IOException e) {
             throw ImageException.io(name, "sync failed", e);
+        }
+    }
+
+    /** Waits for a queued task, interrupted or not (the task catches what it throws). */
+    private static void await(Future<?> task) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                task.get();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            } catch (ExecutionException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 
