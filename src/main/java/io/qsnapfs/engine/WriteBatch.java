@@ -17,8 +17,9 @@ import java.util.List;
  * <p>The writes are made by the file's write thread ({@link ImageFile#writeLater}), a chunk of
  * {@value #CHUNK} bytes at a time as they come, while the caller goes on working out the rest of
  * the step and the next; the file keeps every write in the order the operation made it (a direct
- * write or a sync waits for what is queued). Memory: what was added and not yet handed over, and
- * the chunks the thread has not written yet.
+ * write or a sync waits for what is queued). Memory: what was added and not yet handed over (one
+ * chunk), and the chunks the thread has not written yet (at most four: the file makes the fifth
+ * wait).
  */
 public final class WriteBatch {
     /** Largest single write. */
