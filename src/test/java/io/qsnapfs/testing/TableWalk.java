@@ -202,12 +202,17 @@ public class TableWalk {
         return entryOffset(image, header.snapshotsOffset(), index);
     }
 
+    /** The length of snapshot entry {@code index}: its fixed part, extra data, ID and name, unpadded. */
+    public int snapshotEntryLength(int index) {
+        ByteBuffer fixed = fixedPart(image, snapshotEntryOffset(index));
+        return SnapshotEntry.FIXED_SIZE + fixed.getInt(36) + (fixed.getShort(12) & 0xffff)
+                + (fixed.getShort(14) & 0xffff);
+    }
+
     /** Snapshot entry {@code index} of the table, parsed with {@link SnapshotEntry#parse}. */
     public SnapshotEntry snapshotEntry(int index) {
         long pos = snapshotEntryOffset(index);
-        ByteBuffer fixed = fixedPart(image, pos);
-        int length = SnapshotEntry.FIXED_SIZE + fixed.getInt(36) + (fixed.getShort(12) & 0xffff)
-                + (fixed.getShort(14) & 0xffff);
+        int length = snapshotEntryLength(index);
         try {
             SnapshotEntry.Parsed p = SnapshotEntry.parse(ByteBuffer.wrap(Poke.readBytes(image, pos, length)), 0, index);
             if (p == null) {
