@@ -14,8 +14,8 @@ import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Processes;
 import io.qsnapfs.testing.Qemu;
+import io.qsnapfs.testing.SnapshotEntryPoker;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -111,7 +111,7 @@ class SharedValidationTest {
         Path img = Qemu.create(dir.resolve("a.qcow2"), "4M", "");
         Qemu.io(img, "write -P 0x11 0 64k");
         Qemu.snapshot(img, "old");
-        shortenExtraData(img, 8);
+        SnapshotEntryPoker.of(img).shortenExtraData(0, 8);
         assertTrue(Qemu.run(List.of("qemu-img", "check", img.toString())).exitCode() != 0);
         assertTrue(ConsistencyCheck.run(img).corruptions() > 0);
 
@@ -132,23 +132,6 @@ class SharedValidationTest {
         assertEquals(qemu.icount(), ours.icount());
         assertEquals(qemu.vmStateSize(), ours.vmStateSize());
         assertArrayEquals(Qemu.snapshotBytes(theirs, "1", dir), Qemu.snapshotBytes(img, "1", dir));
-    }
-
-    /** Rewrites the first snapshot entry in place with only {@code keep} bytes of its extra data. */
-    private static void shortenExtraData(Path img, int keep) throws IOException {
-        long table = Poke.readU64(img, SNAPSHOTS_OFFSET);
-        byte[] fixed = Poke.readBytes(img, table, SnapshotEntry.FIXED_SIZE);
-        ByteBuffer f = ByteBuffer.wrap(fixed);
-        int idSize = f.getShort(12) & 0xffff;
-        int nameSize = f.getShort(14) & 0xffff;
-        int extra = f.getInt(36);
-        byte[] idAndName = Poke.readBytes(img, table + SnapshotEntry.FIXED_SIZE + extra, idSize + nameSize);
-        byte[] kept = Poke.readBytes(img, table + SnapshotEntry.FIXED_SIZE, keep);
-        f.putInt(36, keep);
-        int length = (SnapshotEntry.FIXED_SIZE + keep + idSize + nameSize + 7) & ~7;
-        ByteBuffer entry = ByteBuffer.allocate(length);
-        entry.put(fixed).put(kept).put(idAndName);
-        Poke.bytes(img, table, entry.array());
     }
 
     private static SnapshotEntry firstEntry(Path img) throws IOException {

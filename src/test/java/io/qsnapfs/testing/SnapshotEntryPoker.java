@@ -11,9 +11,10 @@ import java.util.List;
 
 /**
  * Overwrites fields of an image in place, to give it values that QEMU's tools cannot produce: VM
- * state sizes, guest clocks, dates, icounts and odd names in snapshot entries (same-length changes
- * only, so the table keeps its layout and QEMU still reads it), header feature bits, extra header
- * extensions. Entries are found with {@link TableWalk}; the bytes are written with {@link Poke}.
+ * state sizes, guest clocks, dates, icounts and odd names in snapshot entries (same-length changes,
+ * so the table keeps its layout and QEMU still reads it), extra data cut short as older QEMU wrote
+ * it (the table moved up in place), header feature bits, extra header extensions. Entries are
+ * found with {@link TableWalk}; the bytes are written with {@link Poke}.
  */
 public final class SnapshotEntryPoker {
     private final Path image;
@@ -58,6 +59,37 @@ public final class SnapshotEntryPoker {
             throw new IllegalArgumentException("name must stay " + e.name().length + " bytes long");
         }
         Poke.bytes(image, field(index, SnapshotEntry.FIXED_SIZE + e.extraData().length + e.id().length), name);
+        return this;
+    }
+
+    /**
+     * Cuts the extra data of entry {@code index} to its first {@code keep} bytes, as older QEMU
+     * versions wrote entries: that entry and the ones after it are written back in place, moved up
+     * behind it, each padded to 8 bytes with zeros, and the bytes the shorter table no longer
+     * covers (up to the old table's end or the file's, whichever comes first) are zeroed.
+     */
+    public SnapshotEntryPoker shortenExtraData(int index, int keep) {
+        int count = walk.header().nbSnapshots();
+        long start = walk.snapshotEntryOffset(index);
+        long end = Math.min(walk.snapshotEntryOffset(count), walk.fileSize());
+        ByteBuffer out = ByteBuffer.allocate((int) (walk.snapshotEntryOffset(count) - start));
+        for (int i = index; i < count; i++) {
+            byte[] entry = Poke.readBytes(image, walk.snapshotEntryOffset(i), walk.snapshotEntryLength(i));
+            if (i == index) {
+                int extra = ByteBuffer.wrap(entry).getInt(36);
+                if (keep < 0 || keep > extra) {
+                    throw new IllegalArgumentException("entry " + index + " has " + extra
+                            + " bytes of extra data, cannot keep " + keep);
+                }
+                ByteBuffer.wrap(entry).putInt(36, keep);
+                int idAndName = entry.length - SnapshotEntry.FIXED_SIZE - extra;
+                out.put(entry, 0, SnapshotEntry.FIXED_SIZE + keep).put(entry, entry.length - idAndName, idAndName);
+            } else {
+                out.put(entry);
+            }
+            out.position((out.position() + 7) & ~7);
+        }
+        Poke.bytes(image, start, Arrays.copyOf(out.array(), (int) (end - start)));
         return this;
     }
 

@@ -22,7 +22,9 @@ import java.util.Set;
  * crosses a host cluster boundary, or where the refcount of a cluster is stored) without trusting
  * the code under test. It uses only the spec's parsers ({@code io.qsnapfs.format}) and reads the
  * file through {@link Poke} on every question, so it sees pokes made since it was created; only
- * the header is read once, when it is created.
+ * the header is read once, when it is created, and validated by {@link QcowHeader#parse}. For an
+ * image whose header is damaged on purpose, {@link #raw} answers the simpler questions from the
+ * header's raw fields without validating anything.
  */
 public class TableWalk {
     private final Path image;
@@ -39,6 +41,11 @@ public class TableWalk {
 
     public static TableWalk of(Path image) {
         return new TableWalk(image);
+    }
+
+    /** A lenient walker of {@code image} that reads raw header fields and validates nothing. */
+    public static Raw raw(Path image) {
+        return new Raw(image);
     }
 
     private static QcowHeader readHeader(Path image) {
@@ -95,7 +102,7 @@ public class TableWalk {
         out.add(new long[] {header.l1TableOffset(), Integer.toUnsignedLong(header.l1Size())});
         long pos = header.snapshotsOffset();
         for (int i = 0; i < header.nbSnapshots(); i++) {
-            ByteBuffer fixed = fixedPart(pos);
+            ByteBuffer fixed = fixedPart(image, pos);
             out.add(new long[] {fixed.getLong(0), Integer.toUnsignedLong(fixed.getInt(8))});
             pos = next(pos, fixed);
         }
@@ -192,19 +199,20 @@ public class TableWalk {
 
     /** Byte offset in the file of snapshot entry {@code index} of the table. */
     public long snapshotEntryOffset(int index) {
-        long pos = header.snapshotsOffset();
-        for (int i = 0; i < index; i++) {
-            pos = next(pos, fixedPart(pos));
-        }
-        return pos;
+        return entryOffset(image, header.snapshotsOffset(), index);
+    }
+
+    /** The length of snapshot entry {@code index}: its fixed part, extra data, ID and name, unpadded. */
+    public int snapshotEntryLength(int index) {
+        ByteBuffer fixed = fixedPart(image, snapshotEntryOffset(index));
+        return SnapshotEntry.FIXED_SIZE + fixed.getInt(36) + (fixed.getShort(12) & 0xffff)
+                + (fixed.getShort(14) & 0xffff);
     }
 
     /** Snapshot entry {@code index} of the table, parsed with {@link SnapshotEntry#parse}. */
     public SnapshotEntry snapshotEntry(int index) {
         long pos = snapshotEntryOffset(index);
-        ByteBuffer fixed = fixedPart(pos);
-        int length = SnapshotEntry.FIXED_SIZE + fixed.getInt(36) + (fixed.getShort(12) & 0xffff)
-                + (fixed.getShort(14) & 0xffff);
+        int length = snapshotEntryLength(index);
         try {
             SnapshotEntry.Parsed p = SnapshotEntry.parse(ByteBuffer.wrap(Poke.readBytes(image, pos, length)), 0, index);
             if (p == null) {
@@ -217,8 +225,17 @@ public class TableWalk {
         }
     }
 
+    /** Byte offset in {@code image} of entry {@code index} of the snapshot table at {@code table}. */
+    private static long entryOffset(Path image, long table, int index) {
+        long pos = table;
+        for (int i = 0; i < index; i++) {
+            pos = next(pos, fixedPart(image, pos));
+        }
+        return pos;
+    }
+
     /** The fixed 40 bytes of the snapshot entry at {@code pos}. */
-    private ByteBuffer fixedPart(long pos) {
+    private static ByteBuffer fixedPart(Path image, long pos) {
         return ByteBuffer.wrap(Poke.readBytes(image, pos, SnapshotEntry.FIXED_SIZE));
     }
 
@@ -228,5 +245,55 @@ public class TableWalk {
         int nameSize = fixed.getShort(14) & 0xffff;
         int extra = fixed.getInt(36);
         return (pos + SnapshotEntry.FIXED_SIZE + extra + idSize + nameSize + 7) & ~7L;
+    }
+
+    // ---- lenient: raw header fields ---------------------------------------------------------
+
+    /**
+     * The questions a test asks about an image whose header it damages on purpose, answered from
+     * the header's raw big-endian fields where the spec places them, without validating anything
+     * (so a field poked to nonsense is read back as it is). Each question reads the file now, so
+     * it sees pokes made since; snapshot entries are walked as {@link TableWalk} walks them.
+     */
+    public static final class Raw {
+        private final Path image;
+
+        private Raw(Path image) {
+            this.image = image;
+        }
+
+        /** l1_table_offset (header bytes 40-47). */
+        public long l1TableOffset() {
+            return Poke.readU64(image, 40);
+        }
+
+        /** refcount_table_offset (header bytes 48-55). */
+        public long refcountTableOffset() {
+            return Poke.readU64(image, 48);
+        }
+
+        /** snapshots_offset (header bytes 64-71). */
+        public long snapshotsOffset() {
+            return Poke.readU64(image, 64);
+        }
+
+        /** The offset of the L2 table that active L1 entry {@code l1Index} points to; it must have one. */
+        public long l2TableOffset(int l1Index) {
+            long l2 = Poke.readU64(image, l1TableOffset() + l1Index * 8L) & L2Entry.OFFSET_MASK;
+            if (l2 == 0) {
+                throw new IllegalStateException("active L1 entry " + l1Index + " of " + image + " has no L2 table");
+            }
+            return l2;
+        }
+
+        /** The offset of the refcount block that refcount table entry {@code index} points to (0: none). */
+        public long refcountBlockOffset(int index) {
+            return RefcountTable.blockOffset(Poke.readU64(image, refcountTableOffset() + index * 8L));
+        }
+
+        /** Byte offset in the file of entry {@code index} of the snapshot table at snapshots_offset. */
+        public long snapshotEntryOffset(int index) {
+            return entryOffset(image, snapshotsOffset(), index);
+        }
     }
 }

@@ -1,5 +1,6 @@
 package io.qsnapfs.engine.read;
 
+import static io.qsnapfs.testing.TableWalk.raw;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
@@ -172,27 +173,6 @@ class MalformedImageTest {
     // ---------------------------------------------------------------------------------------------
     // Finding fields
 
-    private static long l1Offset(Path image) {
-        return Poke.readU64(image, L1_TABLE_OFFSET);
-    }
-
-    /** The L2 table of the active L1's first entry. */
-    private static long l2Offset(Path image) {
-        long l2 = Poke.readU64(image, l1Offset(image)) & OFFSET_MASK;
-        assertTrue(l2 != 0, "the first L1 entry of " + image + " has no L2 table");
-        return l2;
-    }
-
-    private static long snapshotEntry(Path image, int index) {
-        long offset = Poke.readU64(image, SNAPSHOTS_OFFSET);
-        for (int i = 0; i < index; i++) {
-            long raw = offset + SnapshotEntry.FIXED_SIZE + Poke.readU32(image, offset + SN_EXTRA_DATA_SIZE)
-                    + Poke.readU16(image, offset + SN_ID_STR_SIZE) + Poke.readU16(image, offset + SN_NAME_SIZE);
-            offset = (raw + 7) & ~7L;
-        }
-        return offset;
-    }
-
     private static long fileSize(Path image) {
         try {
             return Files.size(image);
@@ -238,7 +218,7 @@ class MalformedImageTest {
     void truncatedInTheMiddleOfTheL1Table() {
         Path img = plain("tl1.qcow2");
         assertReadable(img);
-        long l1 = l1Offset(img);
+        long l1 = raw(img).l1TableOffset();
         Poke.setLength(img, l1 + 4);
         assertRejected(img, Kind.CORRUPT, "L1 table at " + hex(l1), "runs past the end of the file");
     }
@@ -247,7 +227,7 @@ class MalformedImageTest {
     void truncatedInTheMiddleOfTheL2Table() {
         Path img = plain("tl2.qcow2");
         assertReadable(img);
-        long l2 = l2Offset(img);
+        long l2 = raw(img).l2TableOffset(0);
         Poke.setLength(img, l2 + 0x8000);
         assertRejected(img, Kind.CORRUPT, "L2 table at " + hex(l2), "runs past the end of the file");
     }
@@ -265,7 +245,7 @@ class MalformedImageTest {
     void truncatedInTheLastSnapshotEntry() {
         Path img = withSnapshots("tsn1.qcow2");
         assertReadable(img);
-        Poke.setLength(img, snapshotEntry(img, 1) + 50);
+        Poke.setLength(img, raw(img).snapshotEntryOffset(1) + 50);
         assertRejected(img, Kind.CORRUPT, "(entry 1 of 2) runs past the end of the file");
     }
 
@@ -273,7 +253,7 @@ class MalformedImageTest {
     @Test
     void dataClusterCutOffMidClusterReadsZerosLikeQemu() {
         Path img = plain("tdata.qcow2");
-        long last = Poke.readU64(img, l2Offset(img) + 15 * 8) & OFFSET_MASK;
+        long last = Poke.readU64(img, raw(img).l2TableOffset(0) + 15 * 8) & OFFSET_MASK;
         assertEquals(fileSize(img), last + 0x10000, "the last data cluster should end the file");
         Poke.setLength(img, last + 0x8000);
         byte[] expected = Qemu.activeBytes(img, dir);
@@ -294,7 +274,7 @@ class MalformedImageTest {
     void dataClusterStartingAtTheEndOfTheFile() {
         Path img = plain("tdata2.qcow2");
         assertReadable(img);
-        long last = Poke.readU64(img, l2Offset(img) + 15 * 8) & OFFSET_MASK;
+        long last = Poke.readU64(img, raw(img).l2TableOffset(0) + 15 * 8) & OFFSET_MASK;
         Poke.setLength(img, last);
         assertRejected(img, Kind.CORRUPT, "data cluster at " + hex(last) + " for guest offset 0xf0000",
                 "lies beyond the end of the file");
@@ -507,7 +487,7 @@ class MalformedImageTest {
     @Test
     void l1OffsetMisaligned() {
         Path img = withSnapshots("l1mis.qcow2");
-        Poke.u64(img, L1_TABLE_OFFSET, l1Offset(img) + 8);
+        Poke.u64(img, L1_TABLE_OFFSET, raw(img).l1TableOffset() + 8);
         assertRejected(img, Kind.CORRUPT, "L1 table offset 0x30008 is not a non-zero multiple of the cluster size");
     }
 
@@ -555,7 +535,7 @@ class MalformedImageTest {
         Path img = withOptions("c2m", "size61l1.qcow2", "cluster_size=2M", "64M", "write -P 0x33 0 4M");
         Poke.u64(img, SIZE, 1L << 61);
         Poke.u32(img, L1_SIZE, 1L << 22);
-        assertRejected(img, Kind.CORRUPT, "L1 table at " + hex(l1Offset(img)) + " (33554432 bytes)",
+        assertRejected(img, Kind.CORRUPT, "L1 table at " + hex(raw(img).l1TableOffset()) + " (33554432 bytes)",
                 "past the end of the file");
     }
 
@@ -565,15 +545,15 @@ class MalformedImageTest {
     @Test
     void l1EntryPointingBeyondTheEndOfTheFile() {
         Path img = withSnapshots("l1e-eof.qcow2");
-        Poke.u64(img, l1Offset(img), COPIED | 0x10000000L);
+        Poke.u64(img, raw(img).l1TableOffset(), COPIED | 0x10000000L);
         assertRejected(img, Kind.CORRUPT, "L2 table at 0x10000000 lies beyond the end of the file");
     }
 
     @Test
     void l1EntryMisaligned() {
         Path img = withSnapshots("l1e-mis.qcow2");
-        long l2 = l2Offset(img);
-        Poke.u64(img, l1Offset(img), COPIED | (l2 + 0x200));
+        long l2 = raw(img).l2TableOffset(0);
+        Poke.u64(img, raw(img).l1TableOffset(), COPIED | (l2 + 0x200));
         assertRejected(img, Kind.CORRUPT, "active L1 table entry 0 points to an L2 table at " + hex(l2 + 0x200)
                 + " that is not aligned");
     }
@@ -581,14 +561,14 @@ class MalformedImageTest {
     @Test
     void l2EntryPointingBeyondTheEndOfTheFile() {
         Path img = withSnapshots("l2e-eof.qcow2");
-        Poke.u64(img, l2Offset(img), COPIED | 0x10000000L);
+        Poke.u64(img, raw(img).l2TableOffset(0), COPIED | 0x10000000L);
         assertRejected(img, Kind.CORRUPT, "data cluster at 0x10000000 for guest offset 0x0 lies beyond the end");
     }
 
     @Test
     void l2EntryMisaligned() {
         Path img = withSnapshots("l2e-mis.qcow2");
-        long l2 = l2Offset(img);
+        long l2 = raw(img).l2TableOffset(0);
         long data = Poke.readU64(img, l2) & OFFSET_MASK;
         Poke.u64(img, l2, COPIED | (data + 0x200));
         assertRejected(img, Kind.CORRUPT, "L2 table at " + hex(l2) + " entry 0 points to data at "
@@ -599,7 +579,7 @@ class MalformedImageTest {
     @Test
     void l2EntryPointingIntoTheHeader() {
         Path img = withSnapshots("l2e-hdr.qcow2");
-        long l2 = l2Offset(img);
+        long l2 = raw(img).l2TableOffset(0);
         Poke.u64(img, l2, COPIED | 0x200);
         assertRejected(img, Kind.CORRUPT, "points to data at 0x200 that is not aligned");
     }
@@ -608,7 +588,7 @@ class MalformedImageTest {
     void compressedEntryPointingIntoTheHeader() {
         Path img = withOptions("compressed", "c-hdr.qcow2", "", "8M", "write -c -P 0x5a 0 64k");
         assertReadable(img);
-        long l2 = l2Offset(img);
+        long l2 = raw(img).l2TableOffset(0);
         assertTrue((Poke.readU64(img, l2) & COMPRESSED) != 0);
         Poke.u64(img, l2, COMPRESSED | 0x48);
         assertRejected(img, Kind.CORRUPT, "compressed cluster at 0x48 points into the image header");
@@ -617,7 +597,7 @@ class MalformedImageTest {
     @Test
     void compressedEntryPointingBeyondTheEndOfTheFile() {
         Path img = withOptions("compressed", "c-eof.qcow2", "", "8M", "write -c -P 0x5a 0 64k");
-        long l2 = l2Offset(img);
+        long l2 = raw(img).l2TableOffset(0);
         Poke.u64(img, l2, COMPRESSED | 0x10000000L);
         assertRejected(img, Kind.CORRUPT, "compressed cluster at 0x10000000 lies beyond the end of the file");
     }
@@ -625,7 +605,7 @@ class MalformedImageTest {
     @Test
     void compressedDataThatDoesNotDecompress() {
         Path img = withOptions("compressed", "c-bad.qcow2", "", "8M", "write -c -P 0x5a 0 64k");
-        long data = Poke.readU64(img, l2Offset(img)) & ((1L << 54) - 1);
+        long data = Poke.readU64(img, raw(img).l2TableOffset(0)) & ((1L << 54) - 1);
         Poke.u64(img, data, -1L);
         assertRejected(img, Kind.CORRUPT, "compressed cluster at " + hex(data) + " does not decompress");
     }
@@ -633,7 +613,7 @@ class MalformedImageTest {
     @Test
     void compressedZstdDataThatDoesNotDecompress() {
         Path img = withOptions("zstd", "z-bad.qcow2", "compression_type=zstd", "8M", "write -c -P 0x11 0 64k");
-        long data = Poke.readU64(img, l2Offset(img)) & ((1L << 54) - 1);
+        long data = Poke.readU64(img, raw(img).l2TableOffset(0)) & ((1L << 54) - 1);
         Poke.u64(img, data, 0x28b52ffd_ffffffffL);
         assertRejected(img, Kind.CORRUPT, "compressed cluster at " + hex(data) + " does not decompress");
     }
@@ -642,7 +622,7 @@ class MalformedImageTest {
     void extendedL2BitmapBothAllocatedAndZero() {
         Path img = withOptions("extl2", "xl2.qcow2", "extended_l2=on", "8M", "write -P 0x44 0 64k");
         assertReadable(img);
-        long l2 = l2Offset(img);
+        long l2 = raw(img).l2TableOffset(0);
         Poke.u64(img, l2 + 8, 0x00000001_ffffffffL);
         assertRejected(img, Kind.CORRUPT, "L2 table at " + hex(l2) + " entry 0 has an invalid subcluster bitmap");
     }
@@ -650,7 +630,7 @@ class MalformedImageTest {
     @Test
     void extendedL2BitmapAllocatedInAnUnallocatedCluster() {
         Path img = withOptions("extl2", "xl2u.qcow2", "extended_l2=on", "8M", "write -P 0x44 0 64k");
-        long l2 = l2Offset(img);
+        long l2 = raw(img).l2TableOffset(0);
         Poke.u64(img, l2 + 16 + 8, 0x00000000_00000001L);
         assertRejected(img, Kind.CORRUPT, "L2 table at " + hex(l2) + " entry 1 has an invalid subcluster bitmap");
     }
@@ -733,42 +713,42 @@ class MalformedImageTest {
     @Test
     void snapshotExtraDataTooLarge() {
         Path img = withSnapshots("sn-extra.qcow2");
-        Poke.u32(img, snapshotEntry(img, 0) + SN_EXTRA_DATA_SIZE, 1025);
+        Poke.u32(img, raw(img).snapshotEntryOffset(0) + SN_EXTRA_DATA_SIZE, 1025);
         assertRejected(img, Kind.CORRUPT, "snapshot table entry 0 has 1025 bytes of extra data, more than the limit");
     }
 
     @Test
     void snapshotExtraDataAllOnes() {
         Path img = withSnapshots("sn-extraff.qcow2");
-        Poke.u32(img, snapshotEntry(img, 1) + SN_EXTRA_DATA_SIZE, 0xffffffffL);
+        Poke.u32(img, raw(img).snapshotEntryOffset(1) + SN_EXTRA_DATA_SIZE, 0xffffffffL);
         assertRejected(img, Kind.CORRUPT, "snapshot table entry 1 has 4294967295 bytes of extra data");
     }
 
     @Test
     void snapshotIdSizePastTheEndOfTheTable() {
         Path img = withSnapshots("sn-id.qcow2");
-        Poke.u16(img, snapshotEntry(img, 1) + SN_ID_STR_SIZE, 0xffff);
+        Poke.u16(img, raw(img).snapshotEntryOffset(1) + SN_ID_STR_SIZE, 0xffff);
         assertRejected(img, Kind.CORRUPT, "(entry 1 of 2) runs past the end of the file");
     }
 
     @Test
     void snapshotNameSizePastTheEndOfTheTable() {
         Path img = withSnapshots("sn-name.qcow2");
-        Poke.u16(img, snapshotEntry(img, 0) + SN_NAME_SIZE, 0xffff);
+        Poke.u16(img, raw(img).snapshotEntryOffset(0) + SN_NAME_SIZE, 0xffff);
         assertRejected(img, Kind.CORRUPT, "(entry 0 of 2) runs past the end of the file");
     }
 
     @Test
     void snapshotL1SizeHuge() {
         Path img = withSnapshots("sn-l1huge.qcow2");
-        Poke.u32(img, snapshotEntry(img, 0) + SN_L1_SIZE, 0x10000000);
+        Poke.u32(img, raw(img).snapshotEntryOffset(0) + SN_L1_SIZE, 0x10000000);
         assertRejected(img, Kind.CORRUPT, "L1 table of snapshot 1 of 268435456 entries exceeds the 32 MiB limit");
     }
 
     @Test
     void snapshotL1OffsetMisaligned() {
         Path img = withSnapshots("sn-l1mis.qcow2");
-        long entry = snapshotEntry(img, 1);
+        long entry = raw(img).snapshotEntryOffset(1);
         long l1 = Poke.readU64(img, entry + SN_L1_TABLE_OFFSET);
         Poke.u64(img, entry + SN_L1_TABLE_OFFSET, l1 + 8);
         assertRejected(img, Kind.CORRUPT, "L1 table of snapshot 2 offset " + hex(l1 + 8) + " is not aligned");
@@ -777,21 +757,21 @@ class MalformedImageTest {
     @Test
     void snapshotL1OffsetBeyondTheEndOfTheFile() {
         Path img = withSnapshots("sn-l1eof.qcow2");
-        Poke.u64(img, snapshotEntry(img, 0) + SN_L1_TABLE_OFFSET, 0x10000000);
+        Poke.u64(img, raw(img).snapshotEntryOffset(0) + SN_L1_TABLE_OFFSET, 0x10000000);
         assertRejected(img, Kind.CORRUPT, "L1 table of snapshot 1 at 0x10000000 (8 bytes) lies beyond the end");
     }
 
     @Test
     void snapshotL1OffsetZero() {
         Path img = withSnapshots("sn-l1zero.qcow2");
-        Poke.u64(img, snapshotEntry(img, 0) + SN_L1_TABLE_OFFSET, 0);
+        Poke.u64(img, raw(img).snapshotEntryOffset(0) + SN_L1_TABLE_OFFSET, 0);
         assertRejected(img, Kind.CORRUPT, "L1 table of snapshot 1 offset 0x0 is not aligned");
     }
 
     @Test
     void snapshotDiskSizeNegative() {
         Path img = withSnapshots("sn-sizeneg.qcow2");
-        Poke.u64(img, snapshotEntry(img, 0) + SN_DISK_SIZE, -512);
+        Poke.u64(img, raw(img).snapshotEntryOffset(0) + SN_DISK_SIZE, -512);
         assertRejected(img, Kind.CORRUPT, "snapshot table entry 0 has an invalid disk size 18446744073709551104");
     }
 
@@ -799,7 +779,7 @@ class MalformedImageTest {
     @Test
     void snapshotDiskSize2To62() {
         Path img = withSnapshots("sn-size62.qcow2");
-        Poke.u64(img, snapshotEntry(img, 1) + SN_DISK_SIZE, 1L << 62);
+        Poke.u64(img, raw(img).snapshotEntryOffset(1) + SN_DISK_SIZE, 1L << 62);
         assertRejected(img, Kind.CORRUPT, "snapshot 2 has a disk size of 4611686018427387904 bytes",
                 "its L1 table has only 1 entries");
     }
@@ -807,7 +787,7 @@ class MalformedImageTest {
     @Test
     void snapshotDiskSizeBeyondItsL1Table() {
         Path img = withSnapshots("sn-size1t.qcow2");
-        Poke.u64(img, snapshotEntry(img, 0) + SN_DISK_SIZE, 1L << 40);
+        Poke.u64(img, raw(img).snapshotEntryOffset(0) + SN_DISK_SIZE, 1L << 40);
         assertRejected(img, Kind.CORRUPT, "snapshot 1 has a disk size of 1099511627776 bytes",
                 "needs 2048 L1 entries");
     }
@@ -815,7 +795,7 @@ class MalformedImageTest {
     @Test
     void snapshotVmStateSizeBeyondItsL1Table() {
         Path img = withSnapshots("sn-vmhuge.qcow2");
-        Poke.u64(img, snapshotEntry(img, 0) + SN_VM_STATE_SIZE_LARGE, 1L << 62);
+        Poke.u64(img, raw(img).snapshotEntryOffset(0) + SN_VM_STATE_SIZE_LARGE, 1L << 62);
         assertRejected(img, Kind.CORRUPT, "snapshot 1 VM state of 4611686018427387904 bytes",
                 "past its L1 table of 1 entries");
     }
@@ -823,7 +803,7 @@ class MalformedImageTest {
     @Test
     void snapshotVmStateSizeNegative() {
         Path img = withSnapshots("sn-vmneg.qcow2");
-        Poke.u64(img, snapshotEntry(img, 0) + SN_VM_STATE_SIZE_LARGE, -1L);
+        Poke.u64(img, raw(img).snapshotEntryOffset(0) + SN_VM_STATE_SIZE_LARGE, -1L);
         assertRejected(img, Kind.CORRUPT, "snapshot 1 has an invalid VM state size 18446744073709551615");
     }
 
@@ -978,7 +958,7 @@ class MalformedImageTest {
     @Test
     void dataClusterBeyondTheEndOfTheDataFile() {
         Path img = withDataFile("dfeof.qcow2");
-        Poke.u64(img, l2Offset(img), COPIED | 0x10000000L);
+        Poke.u64(img, raw(img).l2TableOffset(0), COPIED | 0x10000000L);
         assertRejected(img, Kind.CORRUPT, "data cluster at 0x10000000 for guest offset 0x0 lies beyond the end");
     }
 
@@ -1010,9 +990,9 @@ class MalformedImageTest {
         Path top = withBacking("leak.qcow2");
         // The base opens, then fails when the top asks for its active view (a misaligned L2 offset).
         Path base = dir.resolve("base.qcow2");
-        Poke.u64(base, l1Offset(base), COPIED | (l2Offset(base) + 0x200));
+        Poke.u64(base, raw(base).l1TableOffset(), COPIED | (raw(base).l2TableOffset(0) + 0x200));
         Path l2 = withSnapshots("leak2.qcow2");
-        Poke.u64(l2, l1Offset(l2), COPIED | 0x10000000L);
+        Poke.u64(l2, raw(l2).l1TableOffset(), COPIED | 0x10000000L);
         long before = openFileDescriptors();
         for (int i = 0; i < 10; i++) {
             assertThrows(ImageException.class, () -> ReadAll.image(top, CHUNK));

@@ -22,7 +22,6 @@ import io.qsnapfs.testing.TableWalk;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -845,7 +844,7 @@ class ReadOracleTest {
             Qemu.resize(img, "6M");
             Qemu.io(img, "write -P 0x13 3M 3M");
         }
-        dropSnapshotExtraData(img);
+        SnapshotEntryPoker.of(img).shortenExtraData(0, 0).shortenExtraData(1, 0); // both entries
         try (QcowImage qi = QcowImage.open(img)) {
             for (SnapshotEntry s : qi.snapshots()) {
                 assertFalse(s.hasDiskSize(), s + " has no disk size");
@@ -853,28 +852,6 @@ class ReadOracleTest {
             }
         }
         assertEquals(2, Oracle.assertImageMatchesQemu(Ours::open, img, dir));
-    }
-
-    /** Rewrites the snapshot table in place with extra_data_size 0 in every entry. */
-    private static void dropSnapshotExtraData(Path img) throws IOException {
-        byte[] file = Files.readAllBytes(img);
-        ByteBuffer b = ByteBuffer.wrap(file).order(ByteOrder.BIG_ENDIAN);
-        int nb = b.getInt(60);
-        int start = (int) b.getLong(64);
-        ByteBuffer out = ByteBuffer.allocate(1 << 16).order(ByteOrder.BIG_ENDIAN);
-        int p = start;
-        for (int i = 0; i < nb; i++) {
-            int idSize = b.getShort(p + 12) & 0xffff;
-            int nameSize = b.getShort(p + 14) & 0xffff;
-            int extra = b.getInt(p + 36);
-            out.put(file, p, 36).putInt(0).put(file, p + 40 + extra, idSize + nameSize);
-            while (out.position() % 8 != 0) {
-                out.put((byte) 0);
-            }
-            p = (p + 40 + extra + idSize + nameSize + 7) & ~7;
-        }
-        int oldLength = p - start;
-        Poke.bytes(img, start, Arrays.copyOf(out.array(), oldLength)); // zeros after the shorter table
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.qsnapfs.engine.write;
 
+import static io.qsnapfs.testing.TableWalk.raw;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -43,18 +44,6 @@ class MetadataGuardTest {
         return img;
     }
 
-    private static long activeL1(Path img) {
-        return Poke.readU64(img, 40);
-    }
-
-    private static long firstL2(Path img) {
-        return Poke.readU64(img, activeL1(img)) & OFFSET_MASK;
-    }
-
-    private static long firstRefcountBlock(Path img) {
-        return Poke.readU64(img, Poke.readU64(img, 48));
-    }
-
     /** The L2 table offsets of the active L1 table's first 512 entries, flags masked off. */
     private static long[] l2Offsets(Path img, long l1) {
         ByteBuffer b = ByteBuffer.wrap(Poke.readBytes(img, l1, 4096));
@@ -88,7 +77,7 @@ class MetadataGuardTest {
     void snapshotL1CopyOntoAnL2TableIsRefusedWithTheFileUntouched() throws IOException {
         Path img = image();
         byte[] before = Files.readAllBytes(img);
-        ImageException e = refused(img, redirect(1, firstL2(img)), w -> w.create("two"));
+        ImageException e = refused(img, redirect(1, raw(img).l2TableOffset(0)), w -> w.create("two"));
         assertNames(e, "L1 table of a snapshot", "L2 table at");
         assertArrayEquals(before, Files.readAllBytes(img));
     }
@@ -97,7 +86,7 @@ class MetadataGuardTest {
     void snapshotTableOntoTheActiveL1TableIsRefusedAfterOnlyConsistentWrites() throws IOException {
         Path img = image();
         byte[] active = Qemu.activeBytes(img, dir);
-        long l1 = activeL1(img);
+        long l1 = raw(img).l1TableOffset();
         long[] l2sBefore = l2Offsets(img, l1);
         ImageException e = refused(img, redirect(2, l1), w -> w.create("two"));
         assertNames(e, "snapshot table", "active L1 table at");
@@ -115,7 +104,7 @@ class MetadataGuardTest {
         Path img = image();
         Qemu.snapshot(img, "two");
         byte[] before = Files.readAllBytes(img);
-        ImageException e = refused(img, redirect(1, firstRefcountBlock(img)), w -> w.delete("one"));
+        ImageException e = refused(img, redirect(1, raw(img).refcountBlockOffset(0)), w -> w.delete("one"));
         assertNames(e, "snapshot table", "refcount block at");
         assertArrayEquals(before, Files.readAllBytes(img));
     }
