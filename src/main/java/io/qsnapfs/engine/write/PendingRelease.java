@@ -1,7 +1,6 @@
 package io.qsnapfs.engine.write;
 
 import io.qsnapfs.engine.ImageException;
-import io.qsnapfs.format.Hex;
 import io.qsnapfs.format.RefcountBlock;
 import java.util.Arrays;
 
@@ -23,7 +22,6 @@ import java.util.Arrays;
  * metadata again.
  */
 final class PendingRelease {
-    private final String name;
     private final RefcountEditor refcounts;
     private final int blockBits;
     private final int clusterBits;
@@ -31,8 +29,7 @@ final class PendingRelease {
     /** Removals per cluster, by refcount range, packed as refcount blocks; null where there are none. */
     private byte[][] counts = new byte[0][];
 
-    PendingRelease(String name, RefcountEditor refcounts, int clusterBits, int order) {
-        this.name = name;
+    PendingRelease(RefcountEditor refcounts, int clusterBits, int order) {
         this.refcounts = refcounts;
         this.clusterBits = clusterBits;
         this.order = order;
@@ -47,7 +44,7 @@ final class PendingRelease {
     void remove(long cluster) {
         long stored = refcounts.get(cluster);
         if (stored == 0) {
-            throw refcountBelowZero(cluster); // also every cluster past the refcount table: arrays stay bounded
+            throw refcounts.belowZero(cluster); // also every cluster past the refcount table: arrays stay bounded
         }
         long range = cluster >>> blockBits;
         if (range >= counts.length) {
@@ -61,7 +58,7 @@ final class PendingRelease {
         int index = (int) (cluster & ((1L << blockBits) - 1));
         long count = RefcountBlock.get(c, order, index);
         if (Long.compareUnsigned(stored, count) <= 0) {
-            throw refcountBelowZero(cluster);
+            throw refcounts.belowZero(cluster);
         }
         RefcountBlock.set(c, order, index, count + 1); // at most stored, which fits the width
     }
@@ -86,10 +83,5 @@ final class PendingRelease {
             refcounts.subtract((long) t << blockBits, c);
         }
         counts = new byte[0][];
-    }
-
-    private ImageException refcountBelowZero(long cluster) {
-        return ImageException.corrupt(name, "the refcount of cluster " + Hex.of(cluster << clusterBits)
-                + " would drop below 0; run 'qemu-img check -r all' first");
     }
 }

@@ -143,15 +143,13 @@ final class RefcountEditor {
         long value = block == null ? 0 : RefcountBlock.get(block, order, index);
         if (delta > 0) {
             if (value == 0) {
-                throw ImageException.corrupt(name, "cluster " + Hex.of(cluster << clusterBits)
-                        + " is in use but its refcount is 0; run 'qemu-img check -r all' first");
+                throw unreferenced(cluster);
             }
             if (value == max) {
                 throw overflow(cluster);
             }
         } else if (value == 0) {
-            throw ImageException.corrupt(name, "the refcount of cluster " + Hex.of(cluster << clusterBits)
-                    + " would drop below 0; run 'qemu-img check -r all' first");
+            throw belowZero(cluster);
         }
         long updated = value + delta;
         RefcountBlock.set(block, order, index, updated);
@@ -159,6 +157,18 @@ final class RefcountEditor {
         if (updated == 0 && cluster < freeHint) {
             freeHint = cluster;
         }
+    }
+
+    /** The refusal of a reference to {@code cluster}, which is in use while its refcount is 0. */
+    ImageException unreferenced(long cluster) {
+        return ImageException.corrupt(name, "cluster " + Hex.of(cluster << clusterBits)
+                + " is in use but its refcount is 0; run 'qemu-img check -r all' first");
+    }
+
+    /** The refusal of a release that would take the refcount of {@code cluster} below 0. */
+    ImageException belowZero(long cluster) {
+        return ImageException.corrupt(name, "the refcount of cluster " + Hex.of(cluster << clusterBits)
+                + " would drop below 0; run 'qemu-img check -r all' first");
     }
 
     private ImageException overflow(long cluster) {
@@ -188,8 +198,7 @@ final class RefcountEditor {
             }
             long value = block == null ? 0 : RefcountBlock.get(block, order, i);
             if (Long.compareUnsigned(value, count) < 0) {
-                throw ImageException.corrupt(name, "the refcount of cluster " + Hex.of((first + i) << clusterBits)
-                        + " would drop below 0; run 'qemu-img check -r all' first");
+                throw belowZero(first + i);
             }
             long updated = value - count;
             RefcountBlock.set(block, order, i, updated);
@@ -205,7 +214,7 @@ final class RefcountEditor {
 
     /** A release to work out now and apply later, against these refcounts. */
     PendingRelease pendingRelease() {
-        return new PendingRelease(name, this, clusterBits, order);
+        return new PendingRelease(this, clusterBits, order);
     }
 
     /** Subtracts one reference from every cluster touched by {@code [offset, offset + length)}. */

@@ -132,8 +132,7 @@ final class TableReferences {
     void check(long[] l1, LongPredicate checked) {
         walk(l1, c -> {
             if (refcounts.get(c) == 0) {
-                throw ImageException.corrupt(name, "cluster " + Hex.of(c << clusterBits)
-                        + " is in use but its refcount is 0; run 'qemu-img check -r all' first");
+                throw refcounts.unreferenced(c);
             }
         }, checked);
     }
