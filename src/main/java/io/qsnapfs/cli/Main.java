@@ -21,7 +21,7 @@ import picocli.CommandLine;
 /**
  * The {@code qsnapfs} command: reads qcow2 images and their internal snapshots, and creates, deletes
  * and applies snapshots. Each operation is a subcommand ({@code info}, {@code snapshot
- * list/create/delete/apply}, {@code export}, {@code check}, {@code mount}, {@code umount}); new ones
+ * list/create/delete/apply}, {@code diff}, {@code export}, {@code check}, {@code mount}, {@code umount}); new ones
  * are added to the
  * {@code subcommands} list here, or to {@link SnapshotCommand} for {@code snapshot} operations.
  *
@@ -31,7 +31,7 @@ import picocli.CommandLine;
 @Command(name = "qsnapfs", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = {"Reads qcow2 disk images and their internal snapshots, offline or mounted over FUSE;",
             "creates, deletes and applies snapshots like qemu-img snapshot."},
-        subcommands = {InfoCommand.class, SnapshotCommand.class, ExportCommand.class, CheckCommand.class,
+        subcommands = {InfoCommand.class, SnapshotCommand.class, DiffCommand.class, ExportCommand.class, CheckCommand.class,
             MountCommand.class, UmountCommand.class},
         footer = {"", "Exit status: 0 on success, 1 if the command failed, 2 for a usage error."})
 public final class Main implements Callable<Integer> {
@@ -45,7 +45,7 @@ public final class Main implements Callable<Integer> {
     private CommandSpec spec;
 
     /** Subcommands that run once and exit (not {@code mount}, which serves requests until unmounted). */
-    private static final Set<String> ONE_SHOT = Set.of("info", "snapshot", "export", "check", "umount");
+    private static final Set<String> ONE_SHOT = Set.of("info", "snapshot", "diff", "export", "check", "umount");
 
     Main(Streams streams) {
         this.streams = streams;

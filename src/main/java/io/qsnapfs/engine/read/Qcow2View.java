@@ -57,6 +57,16 @@ public final class Qcow2View implements BlockSource {
         return description;
     }
 
+    /** The image whose tables this view reads. */
+    QcowImage image() {
+        return image;
+    }
+
+    /** The view's L1 table, as read when the view was made; callers must not change it. */
+    long[] l1() {
+        return l1;
+    }
+
     /** The number of L1 entries of this view (the snapshot's own l1_size). */
     public int l1Size() {
         return l1.length;

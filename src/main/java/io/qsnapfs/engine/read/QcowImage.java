@@ -250,6 +250,11 @@ public final class QcowImage implements Closeable {
         });
     }
 
+    /** Has the kernel start reading the L2 tables at {@code offsets} ({@link ImageFile#prefetch}). */
+    void prefetchL2Tables(long[] offsets) {
+        file.prefetch(offsets, header.clusterSize());
+    }
+
     /** The decompressed guest cluster described by a compressed L2 entry. */
     byte[] compressedCluster(long entry) {
         int clusterBits = header.clusterBits();
