@@ -11,6 +11,9 @@
  * <li>{@link io.qsnapfs.testing.TableWalk} finds qcow2 structures from the spec;
  * {@link io.qsnapfs.testing.MetadataPoker} and {@link io.qsnapfs.testing.SnapshotEntryPoker}
  * damage them on purpose, through {@link io.qsnapfs.testing.Poke} (raw fields of a file).
+ * <li>{@link io.qsnapfs.testing.RandomHistory} builds an image with a seeded random history of
+ * QEMU commands and a model of the clusters each step touched; its {@link io.qsnapfs.testing.Recipe}
+ * lists the commands for the failure message.
  * <li>{@link io.qsnapfs.testing.Bytes} compares byte arrays and makes, reads and writes files of
  * them; {@link io.qsnapfs.testing.Processes} and {@link io.qsnapfs.testing.ChildJvm} run
  * programs; {@link io.qsnapfs.testing.ImageHolder} keeps a QEMU tool holding an image;
