@@ -66,12 +66,15 @@ public final class RandomHistory {
      * {@code snapshotPercent} in a hundred take (or, with {@code deletes}, sometimes delete) a
      * snapshot; with {@code resizes} about one in ten resizes the disk (version 3 images only: QEMU
      * refuses to resize a version 2 image with snapshots, or to grow one over a backing file);
-     * with {@code ours} non-null, half the snapshot steps use it instead of {@code qemu-img}.
+     * with {@code ours} non-null, half the snapshot steps use it instead of {@code qemu-img}; with
+     * {@code recompress}, compressed writes may also go to clusters that a discard or an unmapping
+     * zero write freed whole since they were last written (so a guest cluster can be compressed
+     * twice, with two different descriptors).
      */
     public record Options(int minSteps, int extraSteps, int snapshotPercent, boolean resizes, boolean deletes,
-            SnapshotTool ours) {
+            SnapshotTool ours, boolean recompress) {
         /** What {@code RandomDifferentialTest} builds: writes and {@code qemu-img snapshot -c}. */
-        public static final Options READING = new Options(5, 16, 14, false, false, null);
+        public static final Options READING = new Options(5, 16, 14, false, false, null, false);
     }
 
     /** A snapshot the history took and kept: its name, disk size then, and the epoch that followed it. */
@@ -94,8 +97,13 @@ public final class RandomHistory {
     private int refcountBits;
     private Path image;
     private long size;
-    /** Clusters ever written (not discarded): compressed writes must go elsewhere. */
+    /**
+     * Clusters written (not only discarded) and, with {@code recompress}, not freed whole since:
+     * QEMU refuses a compressed write to a cluster with a host offset.
+     */
     private final BitSet written = new BitSet();
+    /** Clusters a compressed write went to. */
+    private final BitSet compressed = new BitSet();
     /** Clusters each epoch touched; the last one is the current epoch. */
     private final List<BitSet> epochs = new ArrayList<>(List.of(new BitSet()));
     private final List<Snapshot> live = new ArrayList<>();
@@ -240,16 +248,29 @@ public final class RandomHistory {
                 cmd = "write -P " + (1 + r.nextInt(254)) + " " + off + " " + len;
                 touch(off, len, true);
             } else if (kind < 64) {
-                cmd = "write -z" + (r.nextBoolean() ? " -u " : " ") + off + " " + len;
+                boolean unmap = r.nextBoolean();
+                cmd = "write -z" + (unmap ? " -u " : " ") + off + " " + len;
                 touch(off, len, true);
+                if (unmap && !v2) { // version 2 has no zero clusters: QEMU writes zeros there
+                    freed(off, len);
+                }
             } else if (kind < 78) {
+                long[] again = options.recompress() ? compressedRange() : null;
+                if (again != null) {
+                    off = again[0];
+                    len = again[1];
+                }
                 cmd = "discard " + off + " " + len;
                 touch(off, len, false);
+                freed(off, len);
             } else {
                 // Compressed: whole clusters nothing was ever written to (qemu-io refuses others);
                 // the last cluster may be partial.
                 long clusters = (size + cs - 1) / cs;
-                long first = r.nextLong(clusters);
+                long first = options.recompress() ? compressedAgain(clusters) : -1;
+                if (first < 0) {
+                    first = r.nextLong(clusters);
+                }
                 int n = 1 + r.nextInt(maxCompressed);
                 long end = Math.min(clusters, first + n);
                 int clash = written.nextSetBit((int) first);
@@ -259,6 +280,10 @@ public final class RandomHistory {
                 long cOff = first * cs;
                 long cLen = Math.min(size, end * cs) - cOff;
                 touch(cOff, cLen, true);
+                if (compressed.get((int) first, (int) end).cardinality() > 0) {
+                    seen.add("a cluster compressed twice");
+                }
+                compressed.set((int) first, (int) end);
                 // 1-bit refcounts cannot count the compressed clusters sharing a host cluster.
                 String w = refcountBits > 1 ? "write -c" : "write";
                 cmd = r.nextBoolean() ? w + " -P " + (1 + r.nextInt(254)) + " " + cOff + " " + cLen
@@ -422,6 +447,58 @@ public final class RandomHistory {
         epochs.get(epochs.size() - 1).set(first, end);
         if (write) {
             written.set(first, end);
+        }
+    }
+
+    /**
+     * Half the time (when there is one), a range over whole clusters a compressed write went to,
+     * inside the disk; else null.
+     */
+    private long[] compressedRange() {
+        BitSet candidates = (BitSet) compressed.clone();
+        long full = size / clusterSize;
+        candidates.clear((int) full, Math.max((int) full, candidates.length()));
+        if (candidates.isEmpty() || !r.nextBoolean()) {
+            return null;
+        }
+        int pick = candidates.nextSetBit(0);
+        for (int k = r.nextInt(candidates.cardinality()); k > 0; k--) {
+            pick = candidates.nextSetBit(pick + 1);
+        }
+        long n = Math.min(1 + r.nextInt(3), full - pick);
+        return new long[] {(long) pick * clusterSize, n * clusterSize};
+    }
+
+    /**
+     * Half the time, a cluster below {@code clusters} that a compressed write went to and that was
+     * freed whole since (so writing it compressed again gives it a new descriptor); else -1.
+     */
+    private long compressedAgain(long clusters) {
+        BitSet again = (BitSet) compressed.clone();
+        again.andNot(written);
+        again.clear((int) clusters, Math.max((int) clusters, again.length()));
+        if (again.isEmpty() || !r.nextBoolean()) {
+            return -1;
+        }
+        int pick = again.nextSetBit(0);
+        for (int k = r.nextInt(again.cardinality()); k > 0; k--) {
+            pick = again.nextSetBit(pick + 1);
+        }
+        return pick;
+    }
+
+    /**
+     * With {@code recompress}, marks the clusters wholly inside {@code [off, off + len)} fresh for
+     * compressed writes: QEMU frees their host clusters (a partial cluster is left alone).
+     */
+    private void freed(long off, long len) {
+        if (options.recompress()) {
+            long first = (off + clusterSize - 1) / clusterSize;
+            long end = (off + len) / clusterSize;
+            if (first < end) {
+                written.clear((int) first, (int) end);
+                seen.add("cluster freed for a compressed write");
+            }
         }
     }
 

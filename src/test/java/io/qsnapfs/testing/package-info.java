@@ -7,7 +7,9 @@
  * <li>{@link io.qsnapfs.testing.Qemu} runs QEMU's tools, parses what they report and converts
  * snapshots to raw bytes: the reference.
  * <li>{@link io.qsnapfs.testing.Oracle} asserts that what the code under test reads (a
- * {@link io.qsnapfs.testing.Disk}) equals what QEMU reads, and that QEMU finds an image clean.
+ * {@link io.qsnapfs.testing.Disk}) equals what QEMU reads, and that QEMU finds an image clean;
+ * {@link io.qsnapfs.testing.DiffOracle} that a diff of two disks misses no byte in which QEMU's
+ * reads of them differ and reports no cluster that nothing touched.
  * <li>{@link io.qsnapfs.testing.TableWalk} finds qcow2 structures from the spec;
  * {@link io.qsnapfs.testing.MetadataPoker} and {@link io.qsnapfs.testing.SnapshotEntryPoker}
  * damage them on purpose, through {@link io.qsnapfs.testing.Poke} (raw fields of a file).
