@@ -12,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -133,6 +134,36 @@ public class TableWalk {
                         long sectors = ((e >>> shift) & sectorMask) + 1;
                         out.add(new Compressed(off, sectors * 512 - (off & 511)));
                     }
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The guest clusters that L1 table {@code index} of {@link #l1Tables()} (0: the active one)
+     * maps to host data: entries with a host offset that are neither compressed nor zero. Standard
+     * (not extended) L2 entries only.
+     */
+    public BitSet dataClusters(int index) {
+        if (extendedL2) {
+            throw new IllegalArgumentException(image + ": dataClusters reads standard L2 entries only");
+        }
+        long[] l1 = l1Tables().get(index);
+        int entries = header.l2Entries();
+        int entryBytes = header.l2EntryBytes();
+        BitSet out = new BitSet();
+        ByteBuffer table = ByteBuffer.wrap(Poke.readBytes(image, l1[0], (int) (l1[1] * 8)));
+        for (int i = 0; i < l1[1]; i++) {
+            long l2 = table.getLong(i * 8) & L2Entry.OFFSET_MASK;
+            if (l2 == 0) {
+                continue;
+            }
+            ByteBuffer l2Table = ByteBuffer.wrap(Poke.readBytes(image, l2, (int) clusterSize()));
+            for (int j = 0; j < entries; j++) {
+                long e = l2Table.getLong(j * entryBytes);
+                if ((e & (L2Entry.COMPRESSED | L2Entry.ZERO)) == 0 && (e & L2Entry.OFFSET_MASK) != 0) {
+                    out.set(i * entries + j);
                 }
             }
         }
