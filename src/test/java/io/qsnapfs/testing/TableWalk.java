@@ -170,6 +170,27 @@ public class TableWalk {
         return out;
     }
 
+    /**
+     * Byte offset of the L2 entry for guest offset {@code guest} in the tree of L1 table
+     * {@code index} of {@link #l1Tables()} (0: the active one), or -1 when that tree has no L2
+     * table there.
+     */
+    public long l2EntryPos(int index, long guest) {
+        long[] l1 = l1Tables().get(index);
+        long i = guest >>> (clusterBits + header.l2Bits());
+        long l2 = i < l1[1] ? Poke.readU64(image, l1[0] + i * 8) & L2Entry.OFFSET_MASK : 0;
+        if (l2 == 0) {
+            return -1;
+        }
+        return l2 + ((guest >>> clusterBits) & ((1L << header.l2Bits()) - 1)) * header.l2EntryBytes();
+    }
+
+    /** The L2 entry for {@code guest} in the tree of L1 table {@code index} (see {@link #l2EntryPos(int, long)}); 0 without an L2 table. */
+    public long l2Entry(int index, long guest) {
+        long pos = l2EntryPos(index, guest);
+        return pos < 0 ? 0 : Poke.readU64(image, pos);
+    }
+
     /** Byte offset of the active L1 entry covering guest offset {@code guest}. */
     public long l1EntryPos(long guest) {
         return header.l1TableOffset() + (guest >>> (clusterBits + header.l2Bits())) * 8;
