@@ -94,6 +94,8 @@ public final class RandomHistory {
 
     private int clusterSize;
     private boolean v2;
+    private boolean extended;
+    private boolean backing;
     private int refcountBits;
     private Path image;
     private long size;
@@ -167,7 +169,7 @@ public final class RandomHistory {
     private void run() {
         int cs = CLUSTER_SIZES[r.nextInt(CLUSTER_SIZES.length)];
         v2 = cs <= 65536 && r.nextInt(7) == 0;
-        boolean extended = !v2 && cs >= 16384 && r.nextInt(2) == 0;
+        extended = !v2 && cs >= 16384 && r.nextInt(2) == 0;
         refcountBits = v2 ? 16 : new int[] {1, 4, 8, 16, 16, 32, 64, 64}[r.nextInt(8)];
         String compression = v2 || r.nextBoolean() ? "zlib" : "zstd";
         size = cs == 2 * M ? (4 + r.nextInt(5)) * 2L * M : (1 + r.nextInt(16)) * (long) M;
@@ -199,11 +201,12 @@ public final class RandomHistory {
         image = dir.resolve("img.qcow2");
         List<String> create = new ArrayList<>(List.of("create", "-q", "-f", "qcow2", "-o", opts.toString()));
         if (r.nextInt(5) < 2) {
-            String[] backing = makeBacking(size);
+            String[] made = makeBacking(size);
+            backing = true;
             if (extended) {
                 seen.add("extended_l2+backing");
             }
-            create.addAll(List.of("-b", backing[0], "-F", backing[1]));
+            create.addAll(List.of("-b", made[0], "-F", made[1]));
         }
         create.add(image.toString());
         create.add(Long.toString(size));
@@ -273,6 +276,12 @@ public final class RandomHistory {
                 }
                 int n = 1 + r.nextInt(maxCompressed);
                 long end = Math.min(clusters, first + n);
+                if (end == clusters && size % cs != 0 && partialClustersMustNotBeCompressed()) {
+                    end--; // not the partial last cluster
+                }
+                if (end <= first) {
+                    continue;
+                }
                 int clash = written.nextSetBit((int) first);
                 if (clash >= 0 && clash < end) {
                     continue; // no fresh clusters here; the step is spent
@@ -389,8 +398,18 @@ public final class RandomHistory {
         if (newSize == size) {
             return;
         }
+        if (partialClustersMustNotBeCompressed() && newSize % clusterSize != 0
+                && compressed.get((int) (newSize / clusterSize))) {
+            return; // the new end would fall inside a cluster that may be compressed
+        }
+        boolean partial = size % clusterSize != 0;
         recipe.add("qemu-img resize --shrink " + newSize + " (from " + size + ")");
         Qemu.resize(image, Long.toString(newSize));
+        if (newSize > size && partial) {
+            // Over a backing file QEMU writes zeros from the old end to the end of its cluster,
+            // which allocates that cluster.
+            written.set((int) (size / clusterSize));
+        }
         long low = Math.min(size, newSize);
         touch(low, Math.max(size, newSize) - low, false);
         seen.add(newSize > size ? "resize grow" : "resize shrink");
@@ -398,6 +417,18 @@ public final class RandomHistory {
             seen.add("resize to a partial cluster");
         }
         size = newSize;
+    }
+
+    /**
+     * True when the disk must never end inside a compressed cluster: in an image with extended L2
+     * entries over a backing file, with resizes. Growing such a disk, which {@code qemu-img resize}
+     * and {@code snapshot -a} do, zeroes the rest of that cluster, and QEMU 7.2 refuses to zero
+     * part of a compressed cluster with extended L2 entries ("Failed to zero out new clusters:
+     * Operation not supported"). So compressed writes leave out a partial last cluster, and a
+     * resize never ends inside a cluster once compressed.
+     */
+    private boolean partialClustersMustNotBeCompressed() {
+        return options.resizes() && extended && backing;
     }
 
     /** Takes snapshot {@code name} with QEMU, or with the other tool when there is one and the seed says so. */
@@ -489,10 +520,12 @@ public final class RandomHistory {
 
     /**
      * With {@code recompress}, marks the clusters wholly inside {@code [off, off + len)} fresh for
-     * compressed writes: QEMU frees their host clusters (a partial cluster is left alone).
+     * compressed writes: QEMU frees their host clusters (a partial cluster is left alone), except
+     * in a version 2 image over a backing file.
      */
     private void freed(long off, long len) {
-        if (options.recompress()) {
+        // A version 2 image over a backing file ignores discards: it could not make them read zeros.
+        if (options.recompress() && !(v2 && backing)) {
             long first = (off + clusterSize - 1) / clusterSize;
             long end = (off + len) / clusterSize;
             if (first < end) {
