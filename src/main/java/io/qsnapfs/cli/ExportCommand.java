@@ -3,8 +3,10 @@ package io.qsnapfs.cli;
 import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.engine.read.BackingChain;
 import io.qsnapfs.engine.read.BlockSource;
+import io.qsnapfs.engine.read.Diff;
 import io.qsnapfs.engine.read.Exporter;
 import io.qsnapfs.engine.read.QcowImage;
+import io.qsnapfs.engine.read.Qcow2View;
 import io.qsnapfs.format.SnapshotEntry;
 import java.io.IOException;
 import java.nio.channels.Channels;
@@ -45,6 +47,16 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
                 "Without it, the image's current state (active layer) is exported."})
     String snapshot;
 
+    @Option(names = "--since", paramLabel = "FROM",
+            description = {"Write only what changed since snapshot FROM (an ID, else a name), found from the",
+                "image's tables as 'qsnapfs diff' finds it. Needs --in-place."})
+    String since;
+
+    @Option(names = "--in-place",
+            description = {"With --since: OUT is an existing raw copy of FROM (its size must be FROM's); only the",
+                "changed ranges are written into it (zeros as holes), and its size becomes the snapshot's."})
+    boolean inPlace;
+
     @Option(names = {"-q", "--quiet"}, description = "No progress bar, even on a terminal.")
     boolean quiet;
 
@@ -55,7 +67,7 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         try (QcowImage img = QcowImage.open(image)) {
-            BlockSource source;
+            Qcow2View source;
             if (snapshot != null) {
                 SnapshotEntry entry = img.findSnapshot(snapshot);
                 source = img.snapshotView(entry);
@@ -66,7 +78,9 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
                 throw new ParameterException(spec.commandLine(), "--streams must be at least 1");
             }
             Exporter exporter = new Exporter(source, Exporter.DEFAULT_CHUNK, streams);
-            if (out.equals("-")) {
+            if (since != null || inPlace) {
+                update(img, exporter, (Qcow2View) source);
+            } else if (out.equals("-")) {
                 toStandardOutput(exporter, source);
             } else {
                 toFile(img, exporter, source, Path.of(out));
@@ -104,6 +118,37 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
             }
             throw new CliException(out + ": export of " + source.describe() + " failed: "
                     + ImageException.reason(e), e);
+        }
+    }
+
+    /** {@code --since FROM --in-place}: OUT, a raw copy of FROM, made a copy of the snapshot. */
+    private void update(QcowImage img, Exporter exporter, Qcow2View to) throws IOException {
+        if (since == null || !inPlace) {
+            throw new ParameterException(spec.commandLine(), since == null ? "--in-place needs --since FROM"
+                    : "--since needs --in-place (OUT is then an existing raw copy of FROM)");
+        }
+        Qcow2View from = img.snapshotView(img.findSnapshot(since));
+        if (out.equals("-")) {
+            throw new ParameterException(spec.commandLine(), "--in-place needs OUT to be a file, not standard output");
+        }
+        Path target = Path.of(out);
+        if (!Files.isRegularFile(target)) {
+            throw new CliException(out + ": " + (Files.exists(target) ? "is not a regular file"
+                    : "does not exist") + "; --in-place updates an existing raw copy of " + from.describe());
+        }
+        refuseImageFiles(img, target);
+        long length = Files.size(target);
+        if (length != from.size()) {
+            throw new CliException(out + ": is " + length + " bytes, but " + from.describe() + " is " + from.size()
+                    + " bytes; it cannot be a raw copy of it (nothing written)");
+        }
+        try (ExportProgress progress = ExportProgress.start(streams(), target.getFileName().toString(), 0, quiet)) {
+            exporter.update(target, sink -> Diff.changes(from, to, sink), progress);
+        } catch (IOException e) {
+            if (e instanceof FileSystemException fse && fse.getFile() != null) {
+                throw e;
+            }
+            throw new CliException(out + ": update to " + to.describe() + " failed: " + ImageException.reason(e), e);
         }
     }
 
