@@ -175,20 +175,7 @@ public record QcowHeader(
 
     private static String featureName(List<HeaderExtension> extensions, int kind, int bit) {
         HeaderExtension e = extension(extensions, HeaderExtension.FEATURE_NAME_TABLE);
-        if (e == null) {
-            return null;
-        }
-        byte[] d = e.data();
-        for (int i = 0; i + 48 <= d.length; i += 48) {
-            if (d[i] == kind && (d[i + 1] & 0xff) == bit) {
-                int end = i + 2;
-                while (end < i + 48 && d[end] != 0) {
-                    end++;
-                }
-                return new String(d, i + 2, end - i - 2, StandardCharsets.UTF_8);
-            }
-        }
-        return null;
+        return e == null ? null : FeatureName.find(e.data(), kind, bit);
     }
 
     /**
