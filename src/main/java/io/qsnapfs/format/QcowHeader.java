@@ -138,8 +138,15 @@ public record QcowHeader(
 
     /** The number of L1 entries needed to cover {@code diskSize} guest bytes. */
     public long l1EntriesFor(long diskSize) {
-        int shift = clusterBits + l2Bits();
-        return (diskSize >>> shift) + ((diskSize & ((1L << shift) - 1)) != 0 ? 1 : 0);
+        return l1EntriesFor(clusterBits + l2Bits(), diskSize);
+    }
+
+    /**
+     * The number of L1 entries needed to cover {@code diskSize} guest bytes when one entry covers
+     * {@code 1 << l1Shift} bytes ({@code l1Shift} = cluster_bits + log2 of the entries per L2 table).
+     */
+    public static long l1EntriesFor(int l1Shift, long diskSize) {
+        return (diskSize >>> l1Shift) + ((diskSize & ((1L << l1Shift) - 1)) != 0 ? 1 : 0);
     }
 
     /** The header extension of the given type, or null. */
