@@ -58,7 +58,6 @@ public final class Exporter {
     private final BlockSource source;
     private final long chunkSize;
     private final int streams;
-    private ByteBuffer zeros;
 
     /** An exporter of {@code source} with the default chunk size and number of streams. */
     public Exporter(BlockSource source) {
@@ -193,22 +192,27 @@ public final class Exporter {
         }
     }
 
-    private ByteBuffer zeros() {
-        if (zeros == null) {
-            zeros = ByteBuffer.allocateDirect(ZERO_BUFFER);
-        }
-        return zeros;
+    /**
+     * A sink that writes the extents it is handed into {@code file} from {@code position} on, the
+     * way export writes a regular file: data file to file, computed bytes from memory, zeros not at
+     * all, so they must read as zeros in {@code file} already (a hole, or past its end).
+     */
+    public static ExtentSink fileWriter(FileChannel file, long position) {
+        Target target = new Target(file, true);
+        target.position = position;
+        return target;
     }
 
     /**
      * The sink that writes extents at their guest offsets. With a file channel and {@code holes}
      * every write is positional and zeros are skipped; otherwise the target is written in order.
      */
-    private final class Target implements ExtentSink {
+    private static final class Target implements ExtentSink {
         private final WritableByteChannel out;
         private final FileChannel file;
         private final boolean holes;
         private long position;
+        private ByteBuffer zeros;
 
         Target(WritableByteChannel out, boolean holes) {
             this.out = out;
@@ -230,6 +234,13 @@ public final class Exporter {
                 }
             }
             position += length;
+        }
+
+        private ByteBuffer zeros() {
+            if (zeros == null) {
+                zeros = ByteBuffer.allocateDirect(ZERO_BUFFER);
+            }
+            return zeros;
         }
 
         @Override
