@@ -159,8 +159,9 @@ public final class QcowExport {
         }
 
         try (OutputFile out = open.apply(path)) {
-            // Crash from here until the sync below: OUT is empty, or holds (part of) a header that
-            // is refused for the incomplete bit; at worst a file that is no qcow2 image at all.
+            // Crash from here until the sync below: OUT is empty, or holds the header or part of it
+            // (refused for the incomplete bit), or the file system shows that cluster as zeros: at
+            // worst a file that is no qcow2 image, and nothing of the disk has been written yet.
             out.write(0, header.encode(), "header");
             out.sync("after writing the header");
             // Crash from here on, until the bit is cleared: the header on disk marks the image
