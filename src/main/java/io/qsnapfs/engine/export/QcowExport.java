@@ -38,8 +38,9 @@ import java.util.function.Function;
  * with wrong bytes. The header goes first and reaches the disk before anything else, with an
  * incompatible feature bit of our own set that no reader knows; QEMU refuses the image naming the
  * feature ("Unsupported qcow2 feature(s): qsnapfs export incomplete"), and so does this program.
- * Only when all the rest is on disk does one small write inside the first sector clear the bit.
- * Each step says at its line what a crash there leaves.
+ * Only when all the rest is on disk does one small write inside the first sector clear the bit
+ * (the feature name table stays, naming a bit that is no longer set). Each step says at its line
+ * what a crash there leaves.
  *
  * <p>Failures are {@link ImageException}s (or the source's {@link IOException}s) that name OUT and
  * the structure. Refusals that do not depend on the disk's contents (the L1 table's limit, the
@@ -47,7 +48,7 @@ import java.util.function.Function;
  */
 public final class QcowExport {
     /** refcount_order of the new images: 16-bit refcounts, QEMU's default. */
-    static final int REFCOUNT_ORDER = 4;
+    private static final int REFCOUNT_ORDER = 4;
     /** The backing formats a delta may name: what an export writes. */
     private static final List<String> BACKING_FORMATS = List.of("raw", "qcow2");
     private static final List<FeatureName> FEATURE_NAMES = List.of(new FeatureName(QcowHeader.FEATURE_INCOMPATIBLE,
