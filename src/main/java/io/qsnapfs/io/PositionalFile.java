@@ -132,8 +132,8 @@ public final class PositionalFile implements Closeable {
     }
 
     /**
-     * A PositionalFile over a channel the caller opened, with no native descriptor: tests use it to
-     * put a recording channel under the engine.
+     * A PositionalFile over a channel the caller opened, with no native descriptor: for a file that
+     * export creates, and for tests that put a recording channel under the engine.
      */
     public static PositionalFile wrap(Path path, FileChannel channel) {
         return new PositionalFile(path, channel);

@@ -58,7 +58,6 @@ public final class Exporter {
     private final BlockSource source;
     private final long chunkSize;
     private final int streams;
-    private ByteBuffer zeros;
 
     /** An exporter of {@code source} with the default chunk size and number of streams. */
     public Exporter(BlockSource source) {
@@ -237,11 +236,15 @@ public final class Exporter {
         progress.copied(total[0], total[0]);
     }
 
-    private ByteBuffer zeros() {
-        if (zeros == null) {
-            zeros = ByteBuffer.allocateDirect(ZERO_BUFFER);
-        }
-        return zeros;
+    /**
+     * A sink that writes the extents it is handed into {@code file} from {@code position} on, the
+     * way export writes a regular file: data file to file, computed bytes from memory, zeros not at
+     * all, so they must read as zeros in {@code file} already (a hole, or past its end).
+     */
+    public static ExtentSink fileWriter(FileChannel file, long position) {
+        Target target = new Target(file, true);
+        target.position = position;
+        return target;
     }
 
     /** What a {@link Target} does with guest ranges that read as zeros. */
@@ -258,12 +261,13 @@ public final class Exporter {
      * The sink that writes extents at their guest offsets. Into a regular file every write is
      * positional; a pipe or device is written in order, zeros included.
      */
-    private final class Target implements ExtentSink {
+    private static final class Target implements ExtentSink {
         private final WritableByteChannel out;
         private final FileChannel file;
         private final Zeros zeros;
         private final PositionalFile punchable;
         private long position;
+        private ByteBuffer zeroBuffer;
 
         /** A target in order ({@code holes} false), or a regular file whose zero ranges are holes already. */
         Target(WritableByteChannel out, boolean holes) {
@@ -285,7 +289,7 @@ public final class Exporter {
         @Override
         public void zero(long length) throws IOException {
             if (zeros == Zeros.WRITE || (zeros == Zeros.PUNCH && !punchable.punchHole(position, length))) {
-                ByteBuffer z = zeros();
+                ByteBuffer z = zeroBuffer();
                 long left = length;
                 long at = position;
                 while (left > 0) {
@@ -301,6 +305,13 @@ public final class Exporter {
                 }
             }
             position += length;
+        }
+
+        private ByteBuffer zeroBuffer() {
+            if (zeroBuffer == null) {
+                zeroBuffer = ByteBuffer.allocateDirect(ZERO_BUFFER);
+            }
+            return zeroBuffer;
         }
 
         @Override
