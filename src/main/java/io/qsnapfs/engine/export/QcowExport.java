@@ -2,7 +2,6 @@ package io.qsnapfs.engine.export;
 
 import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.engine.read.BlockSource;
-import io.qsnapfs.engine.read.DiffExtent;
 import io.qsnapfs.engine.read.Exporter;
 import io.qsnapfs.format.FeatureName;
 import io.qsnapfs.format.Features;
@@ -104,17 +103,17 @@ public final class QcowExport {
      * since a changed extent may cover only part of one; an extent's {@code zero} flag is not needed.
      *
      * @param changes  the ranges where {@code to} may differ from the backing file's disk, in guest
-     *                 order (by start), as a diff yields them
+     *                 order (by start), as a diff yields them; asked once, streamed
      * @param progress told the guest offset reached (of {@code to}'s size) after each chunk
      * @throws IllegalArgumentException when {@code changes} are out of guest order
      */
-    public static void delta(BlockSource to, Iterable<DiffExtent> changes, int clusterBits, String backingName,
+    public static void delta(BlockSource to, Exporter.Changes changes, int clusterBits, String backingName,
             String backingFormat, Path out, Exporter.Progress progress) throws IOException {
         delta(to, changes, clusterBits, backingName, backingFormat, out, OutputFile::create, progress);
     }
 
     /** {@link #delta} into the file {@code open} makes of OUT (tests record its writes). */
-    static void delta(BlockSource to, Iterable<DiffExtent> changes, int clusterBits, String backingName,
+    static void delta(BlockSource to, Exporter.Changes changes, int clusterBits, String backingName,
             String backingFormat, Path out, Function<Path, OutputFile> open, Exporter.Progress progress)
             throws IOException {
         String name = PositionalFile.nameOf(out);

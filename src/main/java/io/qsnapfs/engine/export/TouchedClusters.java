@@ -1,6 +1,6 @@
 package io.qsnapfs.engine.export;
 
-import io.qsnapfs.engine.read.DiffExtent;
+import io.qsnapfs.engine.read.Exporter;
 import java.io.IOException;
 
 /**
@@ -26,34 +26,33 @@ final class TouchedClusters {
      *
      * @throws IllegalArgumentException for extents out of guest order
      */
-    static void forEach(Iterable<DiffExtent> changes, int clusterBits, long size, Sink sink) throws IOException {
+    static void forEach(Exporter.Changes changes, int clusterBits, long size, Sink sink) throws IOException {
         long mask = (1L << clusterBits) - 1;
-        long lastStart = -1;
-        long start = -1;
-        long end = -1;
-        for (DiffExtent e : changes) {
-            if (e.start() < lastStart) {
-                throw new IllegalArgumentException("changed extent at " + e.start() + " comes after one at "
-                        + lastStart + "; changes must come in guest order");
+        long[] last = {-1};
+        long[] range = {-1, -1};
+        changes.forEach((extentStart, length, zero) -> {
+            if (extentStart < last[0]) {
+                throw new IllegalArgumentException("changed extent at " + extentStart + " comes after one at "
+                        + last[0] + "; changes must come in guest order");
             }
-            lastStart = e.start();
-            if (e.start() >= size) {
-                continue;
+            last[0] = extentStart;
+            if (extentStart >= size) {
+                return;
             }
-            long first = e.start() & ~mask;
-            long past = Math.min(size, (Math.min(size, e.end()) + mask) & ~mask);
-            if (start >= 0 && first <= end) {
-                end = Math.max(end, past);
+            long first = extentStart & ~mask;
+            long past = Math.min(size, (Math.min(size, extentStart + length) + mask) & ~mask);
+            if (range[0] >= 0 && first <= range[1]) {
+                range[1] = Math.max(range[1], past);
             } else {
-                if (start >= 0) {
-                    sink.range(start, end);
+                if (range[0] >= 0) {
+                    sink.range(range[0], range[1]);
                 }
-                start = first;
-                end = past;
+                range[0] = first;
+                range[1] = past;
             }
-        }
-        if (start >= 0) {
-            sink.range(start, end);
+        });
+        if (range[0] >= 0) {
+            sink.range(range[0], range[1]);
         }
     }
 }

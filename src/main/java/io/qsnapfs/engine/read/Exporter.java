@@ -192,10 +192,22 @@ public final class Exporter {
         }
     }
 
-    /** The changed ranges of a disk against an older one: {@link Diff#changes} of the two, say. */
+    /**
+     * The changed ranges of a disk against an older one, in guest order, handed to a sink as they
+     * are found: {@link Diff#changes} of the two, say, so that they are never all held at once.
+     */
     @FunctionalInterface
     public interface Changes {
         void forEach(Diff.Sink sink) throws IOException;
+
+        /** Changes already at hand. */
+        static Changes of(Iterable<DiffExtent> extents) {
+            return sink -> {
+                for (DiffExtent e : extents) {
+                    sink.changed(e.start(), e.length(), e.zero());
+                }
+            };
+        }
     }
 
     /**

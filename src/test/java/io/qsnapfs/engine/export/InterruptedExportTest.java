@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.qsnapfs.engine.read.BlockSource;
 import io.qsnapfs.engine.read.DiffExtent;
+import io.qsnapfs.engine.read.Exporter;
 import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.format.HeaderFields;
 import io.qsnapfs.io.PositionalFile;
@@ -60,7 +61,7 @@ class InterruptedExportTest {
 
             Path delta = dir.resolve("delta.qcow2");
             assertThrows(IOException.class, () -> QcowExport.delta(failing,
-                    List.of(new DiffExtent(0, 8 << 20, false)), 12, "base.raw", "raw", delta, (done, total) -> { }));
+                    Exporter.Changes.of(List.of(new DiffExtent(0, 8 << 20, false))), 12, "base.raw", "raw", delta, (done, total) -> { }));
             ExportChecks.assertRefusedAsIncomplete(delta, "delta export with a failing source");
         }
     }
@@ -96,7 +97,7 @@ class InterruptedExportTest {
             Path expected = Qemu.convertToFile(image, null, dir.resolve("expected.raw"));
             List<DiffExtent> changes = List.of(new DiffExtent(1 << 20, 4096, false),
                     new DiffExtent(7 << 20, 128 << 10, true));
-            replay("delta", expected, open -> QcowExport.delta(img.activeView(), changes, 16, "from.raw", "raw",
+            replay("delta", expected, open -> QcowExport.delta(img.activeView(), Exporter.Changes.of(changes), 16, "from.raw", "raw",
                     dir.resolve("out.qcow2"), open, (done, total) -> { }));
         }
     }

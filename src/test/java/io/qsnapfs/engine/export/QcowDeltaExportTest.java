@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.engine.read.BlockSource;
 import io.qsnapfs.engine.read.DiffExtent;
+import io.qsnapfs.engine.read.Exporter;
 import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.format.QcowHeader;
 import io.qsnapfs.testing.Bytes;
@@ -154,7 +155,7 @@ class QcowDeltaExportTest {
         try (QcowImage img = QcowImage.open(image)) {
             Path expected = Qemu.convertToFile(image, null, dir.resolve("to.raw"));
             Path out = dir.resolve("delta.qcow2");
-            QcowExport.delta(img.activeView(), List.of(new DiffExtent(0, 1049088, false)), 12,
+            QcowExport.delta(img.activeView(), Exporter.Changes.of(List.of(new DiffExtent(0, 1049088, false))), 12,
                     backing(image, "1", "raw").getFileName().toString(), "raw", out, (done, total) -> { });
             ExportChecks.assertImage(out, expected, "everything changed");
             BitSet all = new BitSet();
@@ -175,7 +176,7 @@ class QcowDeltaExportTest {
             Path expected = Qemu.convertToFile(image, "1", dir.resolve("from.raw.expected"));
             Path out = dir.resolve("delta.qcow2");
             List<long[]> reports = Collections.synchronizedList(new ArrayList<>());
-            QcowExport.delta(img.snapshotView(img.findSnapshot("from")), List.of(), 16,
+            QcowExport.delta(img.snapshotView(img.findSnapshot("from")), Exporter.Changes.of(List.of()), 16,
                     backing(image, "1", "qcow2").getFileName().toString(), "qcow2", out,
                     (done, total) -> reports.add(new long[] {done, total}));
             ExportChecks.assertProgress(reports, 3 << 20, "nothing changed");
@@ -202,7 +203,7 @@ class QcowDeltaExportTest {
         try (QcowImage img = QcowImage.open(larger)) {
             Path expected = Qemu.convertToFile(larger, null, dir.resolve("larger.raw"));
             Path out = dir.resolve("larger-delta.qcow2");
-            QcowExport.delta(img.activeView(), changes, 16, olderRaw.getFileName().toString(), "raw", out,
+            QcowExport.delta(img.activeView(), Exporter.Changes.of(changes), 16, olderRaw.getFileName().toString(), "raw", out,
                     (done, total) -> { });
             ExportChecks.assertImage(out, expected, "a larger disk");
             BitSet touched = new BitSet();
@@ -219,8 +220,8 @@ class QcowDeltaExportTest {
         try (QcowImage img = QcowImage.open(smaller)) {
             Path expected = Qemu.convertToFile(smaller, null, dir.resolve("smaller.raw"));
             Path out = dir.resolve("smaller-delta.qcow2");
-            QcowExport.delta(img.activeView(), List.of(new DiffExtent(0, 65536, true),
-                    new DiffExtent(1049088, (2 << 20) - 1049088, false)), 16, olderRaw.getFileName().toString(), "raw",
+            QcowExport.delta(img.activeView(), Exporter.Changes.of(List.of(new DiffExtent(0, 65536, true),
+                    new DiffExtent(1049088, (2 << 20) - 1049088, false))), 16, olderRaw.getFileName().toString(), "raw",
                     out, (done, total) -> { });
             ExportChecks.assertImage(out, expected, "a smaller disk");
             BitSet touched = new BitSet();
@@ -240,7 +241,7 @@ class QcowDeltaExportTest {
         Path out = Files.createDirectories(dir.resolve("deltas")).resolve("delta.qcow2");
         String name = "../backing dir é/from.raw";
         try (QcowImage img = QcowImage.open(image)) {
-            QcowExport.delta(img.activeView(), List.of(new DiffExtent(4096, 4096, false)), 16, name, "raw", out,
+            QcowExport.delta(img.activeView(), Exporter.Changes.of(List.of(new DiffExtent(4096, 4096, false))), 16, name, "raw", out,
                     (done, total) -> { });
         }
         QcowHeader h = TableWalk.of(out).header();
@@ -256,7 +257,7 @@ class QcowDeltaExportTest {
         Path out = dir.resolve("delta.qcow2");
         try (QcowImage img = QcowImage.open(image)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> QcowExport.delta(
-                    img.activeView(), List.of(new DiffExtent(655360, 10, false), new DiffExtent(0, 10, false)), 16,
+                    img.activeView(), Exporter.Changes.of(List.of(new DiffExtent(655360, 10, false), new DiffExtent(0, 10, false))), 16,
                     "from.raw", "raw", out, (done, total) -> { }));
             assertTrue(e.getMessage().contains("guest order"), e.getMessage());
         }
@@ -272,14 +273,14 @@ class QcowDeltaExportTest {
             List<DiffExtent> none = List.of();
             for (String[] args : new String[][] {{null, "raw"}, {"from.vmdk", "vmdk"}, {"from.raw", null},
                     {"a\0b", "raw"}, {"n".repeat(400), "raw"}}) {
-                ImageException e = assertThrows(ImageException.class, () -> QcowExport.delta(active, none, 9, args[0],
+                ImageException e = assertThrows(ImageException.class, () -> QcowExport.delta(active, Exporter.Changes.of(none), 9, args[0],
                         args[1], out, (done, total) -> { }), String.join(",", String.valueOf(args[0]), args[1]));
                 assertEquals(ImageException.Kind.INVALID_ARGUMENT, e.kind(), e.getMessage());
                 assertTrue(e.getMessage().startsWith("delta.qcow2: "), e.getMessage());
                 assertFalse(Files.exists(out), "refused before OUT was made: " + e.getMessage());
             }
             // The same long name fits a larger cluster.
-            QcowExport.delta(active, none, 12, "n".repeat(400), "raw", out, (done, total) -> { });
+            QcowExport.delta(active, Exporter.Changes.of(none), 12, "n".repeat(400), "raw", out, (done, total) -> { });
             assertEquals("n".repeat(400), TableWalk.of(out).header().backingFileName());
         }
     }
@@ -293,7 +294,7 @@ class QcowDeltaExportTest {
         List<DiffExtent> changes = extents(writes, expected);
         Path out = dir.resolve("delta.qcow2");
         List<long[]> reports = Collections.synchronizedList(new ArrayList<>());
-        QcowExport.delta(to, changes, clusterBits, backing.getFileName().toString(), format, out,
+        QcowExport.delta(to, Exporter.Changes.of(changes), clusterBits, backing.getFileName().toString(), format, out,
                 (done, total) -> reports.add(new long[] {done, total}));
         ExportChecks.assertProgress(reports, to.size(), what);
         ExportChecks.assertImage(out, expected, what);

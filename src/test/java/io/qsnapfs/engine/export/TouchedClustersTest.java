@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.qsnapfs.engine.read.DiffExtent;
+import io.qsnapfs.engine.read.Exporter;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,7 +14,7 @@ import org.junit.jupiter.api.Test;
 class TouchedClustersTest {
     private static List<String> ranges(long size, DiffExtent... changes) throws IOException {
         List<String> out = new ArrayList<>();
-        TouchedClusters.forEach(List.of(changes), 12, size, (start, end) -> out.add(start + "-" + end));
+        TouchedClusters.forEach(Exporter.Changes.of(List.of(changes)), 12, size, (start, end) -> out.add(start + "-" + end));
         return out;
     }
 
