@@ -151,6 +151,99 @@ class ExportSinceTest {
         }
     }
 
+    /** {@code -O qcow2 --since FROM -B BACKING} over a raw and a qcow2 export of FROM. */
+    private void assertDeltaChains(Path image, String from, String to) {
+        long toSize = to == null ? Qemu.virtualSize(image) : snapshotSize(image, to);
+        byte[] expected = qemuBytes(image, to, toSize);
+        for (String format : List.of("raw", "qcow2")) {
+            Path backing = dir.resolve("from-" + from + "." + format);
+            CliRun b = CliRun.of("export", image.toString(), "-s", from, "-O", format, backing.toString());
+            assertEquals(0, b.status(), b.toString());
+            Path delta = dir.resolve("delta-" + from + "-" + to + "-over-" + format + ".qcow2");
+            CliRun r = to == null
+                    ? CliRun.of("export", image.toString(), "-O", "qcow2", "--since", from, "-B",
+                            backing.getFileName().toString(), delta.toString())
+                    : CliRun.of("export", image.toString(), "-s", to, "-O", "qcow2", "--since", from, "-B",
+                            backing.getFileName().toString(), delta.toString());
+            assertEquals(0, r.status(), r.toString());
+            assertTrue(Qemu.check(delta).clean(), Qemu.checkText(delta));
+            Bytes.assertSameBytes(expected, Qemu.activeBytes(delta, dir), image.getFileName() + " delta from " + from
+                    + " to " + (to == null ? "active" : to) + " over a " + format + " export");
+        }
+    }
+
+    @Test
+    void qcow2DeltasRestoreTo() throws Exception {
+        Path img = Qemu.create(dir.resolve("d.qcow2"), "8M", "");
+        Qemu.io(img, "write -P 0x61 0 6M", "write -P 0x61 7M 1M");
+        Qemu.snapshot(img, "one");
+        Qemu.io(img, "write -z 0 256k", "write -P 0x62 1M 100k", "write -c -P 0x63 6M 64k", "discard 7M 64k");
+        Qemu.snapshot(img, "two");
+        Qemu.resize(img, "10M");
+        Qemu.io(img, "write -P 0x64 9M 64k");
+        assertDeltaChains(img, "1", "2");
+        assertDeltaChains(img, "2", "1");
+        assertDeltaChains(img, "1", null);
+
+        Path base = Qemu.create(dir.resolve("d-base.qcow2"), "4M", "");
+        Qemu.io(base, "write -P 0x65 0 4M");
+        Path over = dir.resolve("d-over.qcow2");
+        Qemu.img("create", "-q", "-f", "qcow2", "-b", "d-base.qcow2", "-F", "qcow2", over.toString(), "4M");
+        Qemu.snapshot(over, "one");
+        Qemu.io(over, "write -z 1M 64k", "write -P 0x66 2M 4k");
+        assertDeltaChains(over, "1", null);
+    }
+
+    @Test
+    void qcow2DeltaRefusals() throws Exception {
+        Path img = Qemu.create(dir.resolve("r.qcow2"), "4M", "");
+        Qemu.snapshot(img, "one");
+        Path raw = dir.resolve("one.raw");
+        Bytes.writeFile(raw, new byte[4 * M]);
+        Path small = dir.resolve("small.raw");
+        Bytes.writeFile(small, new byte[M]);
+        Path out = dir.resolve("delta.qcow2");
+        String[][] cases = {
+            {"needs -B BACKING", "-O", "qcow2", "--since", "one"},
+            {"-B and -F need --since FROM", "-O", "qcow2", "-B", "one.raw"},
+            {"-B and -F are for -O qcow2 --since FROM", "--since", "one", "-B", "one.raw", "--in-place"},
+            {"--in-place updates a raw OUT", "-O", "qcow2", "--since", "one", "-B", "one.raw", "--in-place"},
+        };
+        for (String[] c : cases) {
+            String[] args = new String[c.length + 2];
+            args[0] = "export";
+            args[1] = img.toString();
+            System.arraycopy(c, 1, args, 2, c.length - 1);
+            args[args.length - 1] = out.toString();
+            CliRun r = CliRun.of(args);
+            assertEquals(2, r.status(), r.toString());
+            assertTrue(r.err().contains(c[0]), c[0] + ": " + r.err());
+        }
+        CliRun missing = CliRun.of("export", img.toString(), "-O", "qcow2", "--since", "one", "-B", "nope.raw",
+                out.toString());
+        assertEquals(1, missing.status(), missing.toString());
+        assertTrue(missing.err().contains("nope.raw: does not exist"), missing.err());
+        CliRun sized = CliRun.of("export", img.toString(), "-O", "qcow2", "--since", "one", "-B", "small.raw",
+                out.toString());
+        assertEquals(1, sized.status(), sized.toString());
+        assertTrue(sized.err().contains("small.raw: its disk is 1048576 bytes, but r.qcow2 snapshot 1 is 4194304"),
+                sized.err());
+        CliRun wrongFormat = CliRun.of("export", img.toString(), "-O", "qcow2", "--since", "one", "-B", "one.raw",
+                "-F", "qcow2", out.toString());
+        assertEquals(1, wrongFormat.status(), wrongFormat.toString());
+        assertTrue(wrongFormat.err().contains("one.raw: is not a qcow2 image, but -F says qcow2"), wrongFormat.err());
+        CliRun ontoBacking = CliRun.of("export", img.toString(), "-O", "qcow2", "--since", "one", "-B", "one.raw",
+                raw.toString());
+        assertEquals(1, ontoBacking.status(), ontoBacking.toString());
+        assertTrue(ontoBacking.err().contains("is the backing file named by -B"), ontoBacking.err());
+        CliRun ontoImage = CliRun.of("export", img.toString(), "-O", "qcow2", "--since", "one", "-B", "one.raw",
+                img.toString());
+        assertEquals(1, ontoImage.status(), ontoImage.toString());
+        assertTrue(ontoImage.err().contains("is the image r.qcow2; refusing"), ontoImage.err());
+        assertTrue(Qemu.check(img).clean());
+        assertTrue(!Files.exists(out), "no OUT left by a refusal");
+    }
+
     @Test
     void refusesWhatCannotBeACopyOfFrom() throws Exception {
         Path base = dir.resolve("base.raw");
