@@ -5,7 +5,7 @@ import io.qsnapfs.engine.export.QcowExport;
 import io.qsnapfs.engine.read.BackingChain;
 import io.qsnapfs.engine.read.BlockSource;
 import io.qsnapfs.engine.read.Diff;
-import io.qsnapfs.engine.read.Exporter;
+import io.qsnapfs.engine.export.Exporter;
 import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.engine.read.Qcow2View;
 import io.qsnapfs.format.SnapshotEntry;

@@ -1,6 +1,6 @@
 package io.qsnapfs.cli;
 
-import io.qsnapfs.engine.read.Exporter;
+import io.qsnapfs.engine.export.Exporter;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;

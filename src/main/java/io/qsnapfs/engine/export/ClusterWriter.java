@@ -2,7 +2,6 @@ package io.qsnapfs.engine.export;
 
 import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.engine.read.BlockSource;
-import io.qsnapfs.engine.read.Exporter;
 import io.qsnapfs.engine.read.ExtentSink;
 import io.qsnapfs.format.Hex;
 import io.qsnapfs.io.PositionalFile;

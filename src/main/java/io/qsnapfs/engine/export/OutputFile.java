@@ -56,7 +56,7 @@ final class OutputFile implements AutoCloseable {
         return name;
     }
 
-    /** The channel data clusters are copied into ({@link io.qsnapfs.engine.read.Exporter#fileWriter}). */
+    /** The channel data clusters are copied into ({@link io.qsnapfs.engine.export.Exporter#fileWriter}). */
     FileChannel channel() {
         return file.channel();
     }

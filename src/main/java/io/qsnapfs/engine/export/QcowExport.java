@@ -2,7 +2,6 @@ package io.qsnapfs.engine.export;
 
 import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.engine.read.BlockSource;
-import io.qsnapfs.engine.read.Exporter;
 import io.qsnapfs.format.FeatureName;
 import io.qsnapfs.format.Features;
 import io.qsnapfs.format.HeaderCluster;

@@ -1,6 +1,5 @@
 package io.qsnapfs.engine.export;
 
-import io.qsnapfs.engine.read.Exporter;
 import java.io.IOException;
 
 /**

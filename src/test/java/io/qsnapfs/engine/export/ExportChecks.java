@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.qsnapfs.engine.ImageException;
-import io.qsnapfs.engine.read.Exporter;
 import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.testing.Bytes;
 import io.qsnapfs.testing.Oracle;

@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.qsnapfs.engine.read.BlockSource;
 import io.qsnapfs.engine.read.DiffExtent;
-import io.qsnapfs.engine.read.Exporter;
 import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.format.HeaderFields;
 import io.qsnapfs.io.PositionalFile;

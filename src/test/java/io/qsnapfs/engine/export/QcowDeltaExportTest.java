@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.engine.read.BlockSource;
 import io.qsnapfs.engine.read.DiffExtent;
-import io.qsnapfs.engine.read.Exporter;
 import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.format.QcowHeader;
 import io.qsnapfs.testing.Bytes;

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.qsnapfs.engine.read.DiffExtent;
-import io.qsnapfs.engine.read.Exporter;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,5 +1,9 @@
-package io.qsnapfs.engine.read;
+package io.qsnapfs.engine.export;
 
+import io.qsnapfs.engine.read.BlockSource;
+import io.qsnapfs.engine.read.Diff;
+import io.qsnapfs.engine.read.DiffExtent;
+import io.qsnapfs.engine.read.ExtentSink;
 import io.qsnapfs.io.PositionalFile;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -253,7 +257,7 @@ public final class Exporter {
      * way export writes a regular file: data file to file, computed bytes from memory, zeros not at
      * all, so they must read as zeros in {@code file} already (a hole, or past its end).
      */
-    public static ExtentSink fileWriter(FileChannel file, long position) {
+    static ExtentSink fileWriter(FileChannel file, long position) {
         Target target = new Target(file, true);
         target.position = position;
         return target;
