@@ -8,7 +8,9 @@
 #   2. reading both snapshot files through the mount (cat A.raw B.raw), the least that any
 #      comparison of their data must do;
 #   3. the incremental in-place export (a raw copy of A made B) against a full export of B, and
-#      qemu-img convert -l of B for reference. The result is compared with the full export.
+#      qemu-img convert -l of B for reference. The result is compared with the full export;
+#   4. a qcow2 delta of B over A.raw against a standalone qcow2 export of B and qemu-img convert
+#      -O qcow2; the delta read through its backing file must equal B.
 # Figures, not pass/fail (except a wrong result). Environment: BENCH_DIR (scratch on a disk, about
 # 33 GiB free; default target/bench-diff), BENCH_RUNS (default 3), BENCH_GIB (default 8).
 set -euo pipefail
@@ -102,6 +104,19 @@ for ((i = 1; i <= RUNS; i++)); do
 done
 cmp "$W/B-full.raw" "$W/B-qemu.raw" || { echo "the full export differs from qemu-img's"; exit 1; }
 FULL=$(median "${full[@]}"); INC=$(median "${inc[@]}"); CONV=$(median "${conv[@]}")
+# 4. qcow2: delta over A.raw, standalone, qemu-img convert -O qcow2
+qd=(); qs=(); qq=()
+for ((i = 1; i <= RUNS; i++)); do
+  rm -f "$W/B-delta.qcow2" "$W/B.qcow2" "$W/B-qemu.qcow2"
+  drop; qd+=("$(secs "$QS" export "$IMG" -s B -O qcow2 --since A -B A.raw "$W/B-delta.qcow2")")
+  drop; qs+=("$(secs "$QS" export "$IMG" -s B -O qcow2 "$W/B.qcow2")")
+  drop; qq+=("$(secs qemu-img convert -l snapshot.name=B -O qcow2 "$IMG" "$W/B-qemu.qcow2")")
+done
+qemu-img compare -q "$W/B-delta.qcow2" "$W/B-full.raw" || { echo "the qcow2 delta does not read as B"; exit 1; }
+echo "qcow2 delta of B over A.raw: ${qd[*]} s ($(stat -c %s "$W/B-delta.qcow2") bytes); standalone: ${qs[*]} s;" \
+  "qemu-img convert -O qcow2: ${qq[*]} s"
+echo "the qcow2 delta is $(ratio "$(median "${qs[@]}")" "$(median "${qd[@]}")")x faster than a standalone qcow2 export," \
+  "$(ratio "$(median "${qq[@]}")" "$(median "${qd[@]}")")x faster than qemu-img convert -O qcow2"
 echo "full export of B: ${full[*]} s; incremental (--since A --in-place): ${inc[*]} s; qemu-img convert: ${conv[*]} s"
 echo "incremental export is $(ratio "$FULL" "$INC")x faster than the full export (median $INC s vs $FULL s; goal 10x)," \
   "$(ratio "$CONV" "$INC")x faster than qemu-img convert"
