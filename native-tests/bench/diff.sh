@@ -104,6 +104,10 @@ for ((i = 1; i <= RUNS; i++)); do
 done
 cmp "$W/B-full.raw" "$W/B-qemu.raw" || { echo "the full export differs from qemu-img's"; exit 1; }
 FULL=$(median "${full[@]}"); INC=$(median "${inc[@]}"); CONV=$(median "${conv[@]}")
+echo "full export of B: ${full[*]} s; incremental (--since A --in-place): ${inc[*]} s; qemu-img convert: ${conv[*]} s"
+echo "incremental export is $(ratio "$FULL" "$INC")x faster than the full export (median $INC s vs $FULL s; goal 10x)," \
+  "$(ratio "$CONV" "$INC")x faster than qemu-img convert"
+
 # 4. qcow2: delta over A.raw, standalone, qemu-img convert -O qcow2
 qd=(); qs=(); qq=()
 for ((i = 1; i <= RUNS; i++)); do
@@ -117,6 +121,3 @@ echo "qcow2 delta of B over A.raw: ${qd[*]} s ($(stat -c %s "$W/B-delta.qcow2") 
   "qemu-img convert -O qcow2: ${qq[*]} s"
 echo "the qcow2 delta is $(ratio "$(median "${qs[@]}")" "$(median "${qd[@]}")")x faster than a standalone qcow2 export," \
   "$(ratio "$(median "${qq[@]}")" "$(median "${qd[@]}")")x faster than qemu-img convert -O qcow2"
-echo "full export of B: ${full[*]} s; incremental (--since A --in-place): ${inc[*]} s; qemu-img convert: ${conv[*]} s"
-echo "incremental export is $(ratio "$FULL" "$INC")x faster than the full export (median $INC s vs $FULL s; goal 10x)," \
-  "$(ratio "$CONV" "$INC")x faster than qemu-img convert"
