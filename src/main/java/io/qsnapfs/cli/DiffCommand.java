@@ -37,8 +37,8 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "diff", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = {"Show the guest ranges where snapshot TO of IMAGE may differ from snapshot FROM.",
-            "Reads only the image's tables, never the disk's data: fast at any size. A range whose",
-            "bytes were rewritten unchanged is still shown; a change is never left out."})
+            "Reads only the image's tables, never the disk's data: fast at any size. A change is never left out; "
+                + "a range whose bytes were written again unchanged is still shown."})
 final class DiffCommand extends CommandBase implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "IMAGE", description = "The qcow2 image.")
     Path image;
@@ -47,8 +47,8 @@ final class DiffCommand extends CommandBase implements Callable<Integer> {
     String from;
 
     @Parameters(index = "2", paramLabel = "TO", arity = "0..1",
-            description = {"The newer snapshot: an ID, else a name. Without it, the image's current state (active",
-                "layer), which is only consistent while no VM writes to the image."})
+            description = "The newer snapshot: an ID, else a name. Without it, the image's current state (active "
+                + "layer), which is only consistent while no VM writes to the image.")
     String to;
 
     @Option(names = "--output", paramLabel = "FORMAT", defaultValue = "human",

@@ -1,10 +1,13 @@
 package io.qsnapfs.cli;
 
 import io.qsnapfs.engine.ImageException;
+import io.qsnapfs.engine.export.QcowExport;
 import io.qsnapfs.engine.read.BackingChain;
 import io.qsnapfs.engine.read.BlockSource;
-import io.qsnapfs.engine.read.Exporter;
+import io.qsnapfs.engine.read.Diff;
+import io.qsnapfs.engine.export.Exporter;
 import io.qsnapfs.engine.read.QcowImage;
+import io.qsnapfs.engine.read.Qcow2View;
 import io.qsnapfs.format.SnapshotEntry;
 import java.io.IOException;
 import java.nio.channels.Channels;
@@ -19,7 +22,8 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code qsnapfs export IMAGE --snapshot ID_OR_NAME OUT}: writes a snapshot's disk, as raw bytes of
- * the snapshot's own disk size, to OUT, like {@code qemu-img convert -l snapshot.id=N -O raw}.
+ * the snapshot's own disk size, to OUT, like {@code qemu-img convert -l snapshot.id=N -O raw}; with
+ * {@code -O qcow2} as a qcow2 image of its own ({@link QcowExport}).
  *
  * <ul>
  * <li>Without {@code --snapshot} the active layer (the image's current state) is exported; that is
@@ -28,22 +32,52 @@ import picocli.CommandLine.Parameters;
  * they are unallocated or zero clusters are left as holes. A block device is written in full.</li>
  * <li>OUT "-" writes to standard output (zeros included), never to a terminal.</li>
  * <li>OUT must not be the image, its data file or any file of its backing chain.</li>
+ * <li>{@code --since FROM --in-place}: OUT, an existing raw copy of FROM, gets only the changed ranges.</li>
+ * <li>{@code -O qcow2 --since FROM -B BACKING}: a qcow2 image of only the changed clusters over
+ * BACKING, a raw or qcow2 export of FROM (checked: it must exist and have FROM's size).</li>
  * </ul>
  */
 @Command(name = "export", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-        description = {"Write the disk of a snapshot of IMAGE to OUT as a raw image.",
-            "Unallocated and zero ranges become holes in OUT."})
+        description = {"Write the disk of a snapshot of IMAGE to OUT as a raw image, or with -O qcow2 as a qcow2 "
+                + "image. Unallocated and zero ranges become holes in OUT (unallocated clusters in qcow2).",
+            "With --since, only what changed since an older snapshot: into a raw copy of it (--in-place), or as a "
+                + "qcow2 image over an export of it (-O qcow2 -B BACKING)."})
 final class ExportCommand extends CommandBase implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "IMAGE", description = "The qcow2 image.")
     Path image;
 
-    @Parameters(index = "1", paramLabel = "OUT", description = "The raw file to write, or - for standard output.")
+    @Parameters(index = "1", paramLabel = "OUT",
+            description = "The file to write, or - for standard output (raw only).")
     String out;
 
     @Option(names = {"-s", "--snapshot"}, paramLabel = "ID_OR_NAME",
             description = {"The snapshot: an ID, else the first snapshot with this name (as qemu-img does).",
                 "Without it, the image's current state (active layer) is exported."})
     String snapshot;
+
+    @Option(names = {"-O", "--out-format"}, paramLabel = "FORMAT", defaultValue = "raw",
+            description = "raw (default) or qcow2: a standalone qcow2 image, or with --since a delta over -B.")
+    ExportFormat format;
+
+    @Option(names = "--since", paramLabel = "FROM",
+            description = "Write only what changed since snapshot FROM (an ID, else a name), found from the image's "
+                + "tables as 'qsnapfs diff' finds it. Needs --in-place (raw) or -B (qcow2).")
+    String since;
+
+    @Option(names = {"-B", "--backing"}, paramLabel = "BACKING",
+            description = "With -O qcow2 --since FROM: the backing file the new image names, a raw or qcow2 export "
+                + "of FROM (relative to OUT's directory, as QEMU resolves it). Only the changed clusters are "
+                + "written; zero clusters where the snapshot reads zeros.")
+    String backing;
+
+    @Option(names = {"-F", "--backing-format"}, paramLabel = "FORMAT",
+            description = "The format of BACKING, raw or qcow2 (default: found from its first bytes).")
+    ExportFormat backingFormat;
+
+    @Option(names = "--in-place",
+            description = "With --since: OUT is an existing raw copy of FROM (its size must be FROM's); only the "
+                + "changed ranges are written into it (zeros as holes), and its size becomes the snapshot's.")
+    boolean inPlace;
 
     @Option(names = {"-q", "--quiet"}, description = "No progress bar, even on a terminal.")
     boolean quiet;
@@ -55,7 +89,7 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         try (QcowImage img = QcowImage.open(image)) {
-            BlockSource source;
+            Qcow2View source;
             if (snapshot != null) {
                 SnapshotEntry entry = img.findSnapshot(snapshot);
                 source = img.snapshotView(entry);
@@ -66,7 +100,13 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
                 throw new ParameterException(spec.commandLine(), "--streams must be at least 1");
             }
             Exporter exporter = new Exporter(source, Exporter.DEFAULT_CHUNK, streams);
-            if (out.equals("-")) {
+            if (format == ExportFormat.qcow2) {
+                toQcow2(img, source);
+            } else if (backing != null || backingFormat != null) {
+                throw new ParameterException(spec.commandLine(), "-B and -F are for -O qcow2 --since FROM");
+            } else if (since != null || inPlace) {
+                update(img, exporter, source);
+            } else if (out.equals("-")) {
                 toStandardOutput(exporter, source);
             } else {
                 toFile(img, exporter, source, Path.of(out));
@@ -105,6 +145,113 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
             throw new CliException(out + ": export of " + source.describe() + " failed: "
                     + ImageException.reason(e), e);
         }
+    }
+
+    /** {@code --since FROM --in-place}: OUT, a raw copy of FROM, made a copy of the snapshot. */
+    private void update(QcowImage img, Exporter exporter, Qcow2View to) throws IOException {
+        if (since == null || !inPlace) {
+            throw new ParameterException(spec.commandLine(), since == null ? "--in-place needs --since FROM"
+                    : "--since needs --in-place (OUT is then an existing raw copy of FROM)");
+        }
+        Qcow2View from = img.snapshotView(img.findSnapshot(since));
+        if (out.equals("-")) {
+            throw new ParameterException(spec.commandLine(), "--in-place needs OUT to be a file, not standard output");
+        }
+        Path target = Path.of(out);
+        if (!Files.isRegularFile(target)) {
+            throw new CliException(out + ": " + (Files.exists(target) ? "is not a regular file"
+                    : "does not exist") + "; --in-place updates an existing raw copy of " + from.describe());
+        }
+        refuseImageFiles(img, target);
+        long length = Files.size(target);
+        if (length != from.size()) {
+            throw new CliException(out + ": is " + length + " bytes, but " + from.describe() + " is " + from.size()
+                    + " bytes; it cannot be a raw copy of it (nothing written)");
+        }
+        try (ExportProgress progress = ExportProgress.start(streams(), target.getFileName().toString(), 0, quiet)) {
+            exporter.update(target, sink -> Diff.changes(from, to, sink), progress);
+        } catch (IOException e) {
+            if (e instanceof FileSystemException fse && fse.getFile() != null) {
+                throw e;
+            }
+            throw new CliException(out + ": update to " + to.describe() + " failed: " + ImageException.reason(e), e);
+        }
+    }
+
+    /** {@code -O qcow2}: a standalone image of the snapshot, or with {@code --since} a delta over BACKING. */
+    private void toQcow2(QcowImage img, Qcow2View to) throws IOException {
+        if (inPlace) {
+            throw new ParameterException(spec.commandLine(), "--in-place updates a raw OUT; it does not go with -O qcow2");
+        }
+        if (out.equals("-")) {
+            throw new ParameterException(spec.commandLine(), "-O qcow2 needs OUT to be a file, not standard output");
+        }
+        if (since == null && (backing != null || backingFormat != null)) {
+            throw new ParameterException(spec.commandLine(), "-B and -F need --since FROM: the backing file is an"
+                    + " export of FROM");
+        }
+        if (since != null && backing == null) {
+            throw new ParameterException(spec.commandLine(), "-O qcow2 --since FROM needs -B BACKING, a raw or qcow2"
+                    + " export of FROM for the new image to stand on");
+        }
+        Path target = Path.of(out);
+        refuseImageFiles(img, target);
+        Qcow2View from = since == null ? null : img.snapshotView(img.findSnapshot(since));
+        String backingType = from == null ? null : checkBacking(from, target);
+        int clusterBits = img.header().clusterBits();
+        boolean existed = Files.exists(target);
+        try (ExportProgress progress = ExportProgress.start(streams(), target.getFileName().toString(), to.size(),
+                quiet)) {
+            if (from == null) {
+                QcowExport.standalone(to, clusterBits, target, progress);
+            } else {
+                QcowExport.delta(to, sink -> Diff.changes(from, to, sink), clusterBits, backing, backingType, target,
+                        progress);
+            }
+        } catch (IOException | RuntimeException e) {
+            if (!existed) {
+                Files.deleteIfExists(target); // what is left would be refused as incomplete, but is of no use
+            }
+            if (e instanceof RuntimeException || (e instanceof FileSystemException fse && fse.getFile() != null)) {
+                throw e;
+            }
+            throw new CliException(out + ": export of " + to.describe() + " failed: " + ImageException.reason(e), e);
+        }
+    }
+
+    /**
+     * Checks that BACKING can be an export of FROM: it exists (a relative name counts from OUT's
+     * directory, as QEMU resolves it), is raw or qcow2 and has FROM's size, and is not OUT itself.
+     * Returns its format.
+     */
+    private String checkBacking(Qcow2View from, Path target) throws IOException {
+        Path dir = target.toAbsolutePath().getParent();
+        Path file = dir.resolve(backing);
+        if (!Files.isRegularFile(file)) {
+            throw new CliException(backing + ": " + (Files.exists(file) ? "is not a regular file" : "does not exist")
+                    + " (looked at " + file + "); -B names an export of " + from.describe());
+        }
+        if (Files.exists(target) && Files.isSameFile(file, target)) {
+            throw new CliException(out + ": is the backing file named by -B; refusing to overwrite it");
+        }
+        boolean qcow2 = QcowImage.hasMagic(file);
+        if (backingFormat != null && backingFormat == ExportFormat.qcow2 != qcow2) {
+            throw new CliException(backing + ": is " + (qcow2 ? "a qcow2 image" : "not a qcow2 image") + ", but -F says "
+                    + backingFormat);
+        }
+        long size;
+        if (qcow2) {
+            try (QcowImage b = QcowImage.open(file)) {
+                size = b.header().size();
+            }
+        } else {
+            size = Files.size(file);
+        }
+        if (size != from.size()) {
+            throw new CliException(backing + ": its disk is " + size + " bytes, but " + from.describe() + " is "
+                    + from.size() + " bytes; it cannot be an export of it");
+        }
+        return qcow2 ? "qcow2" : "raw";
     }
 
     /** Refuses an OUT that is the image, its data file, or a file of its backing chain. */

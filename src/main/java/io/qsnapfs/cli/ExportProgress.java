@@ -1,6 +1,6 @@
 package io.qsnapfs.cli;
 
-import io.qsnapfs.engine.read.Exporter;
+import io.qsnapfs.engine.export.Exporter;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -32,9 +32,15 @@ final class ExportProgress implements Exporter.Progress, AutoCloseable {
         return new ExportProgress(bar);
     }
 
-    /** Reports from several copy streams may arrive out of order; the bar only moves forward. */
+    /**
+     * Reports from several copy streams may arrive out of order; the bar only moves forward. The
+     * total may be learnt only once the work starts (an update counts its changed bytes first).
+     */
     @Override
     public synchronized void copied(long done, long total) {
+        if (bar != null && total != bar.getMax()) {
+            bar.maxHint(total);
+        }
         if (bar != null && done > bar.getCurrent()) {
             bar.stepTo(done);
         }

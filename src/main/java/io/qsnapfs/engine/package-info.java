@@ -9,6 +9,7 @@
  *
  * <p>The parts: {@link io.qsnapfs.engine.read} (opening an image, translating guest ranges,
  * export), {@link io.qsnapfs.engine.write} (the snapshot operations) and {@link
- * io.qsnapfs.engine.check} (qemu-img check's findings). None of the three uses another.
+ * io.qsnapfs.engine.check} (qemu-img check's findings). None of the three uses another. {@link
+ * io.qsnapfs.engine.export} writes a disk that {@code read} translates to a new qcow2 file.
  */
 package io.qsnapfs.engine;

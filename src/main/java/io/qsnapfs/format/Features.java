@@ -17,6 +17,16 @@ public final class Features {
     public static final long INCOMPAT_COMPRESSION = 1L << 3;
     /** Incompatible bit 4: L2 entries are 128 bits wide with 32 subclusters. */
     public static final long INCOMPAT_EXTL2 = 1L << 4;
+    /**
+     * Incompatible bit 63, not in the spec but our own: set while qsnapfs writes a new image and
+     * cleared by the write that completes it. No reader knows the bit (it is not in {@link
+     * #INCOMPAT_KNOWN}), so a half-written image is refused instead of read with wrong bytes; the
+     * image's feature name table calls it {@link #EXPORT_INCOMPLETE_NAME}, which QEMU and this
+     * program show in their refusal.
+     */
+    public static final long INCOMPAT_EXPORT_INCOMPLETE = 1L << 63;
+    /** The feature name table's name for {@link #INCOMPAT_EXPORT_INCOMPLETE}. */
+    public static final String EXPORT_INCOMPLETE_NAME = "qsnapfs export incomplete";
     /** All incompatible bits this implementation understands. */
     public static final long INCOMPAT_KNOWN = INCOMPAT_DIRTY | INCOMPAT_CORRUPT | INCOMPAT_DATA_FILE
             | INCOMPAT_COMPRESSION | INCOMPAT_EXTL2;

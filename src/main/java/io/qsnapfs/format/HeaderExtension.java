@@ -23,7 +23,7 @@ public record HeaderExtension(int type, long offset, byte[] data) {
     public static final int END = 0x00000000;
     /** Data: the backing file's format name, e.g. "qcow2" or "raw". */
     public static final int BACKING_FORMAT = 0xe2792aca;
-    /** Data: 48-byte records (type, bit number, 46-byte name) naming feature bits. */
+    /** Data: 48-byte records (type, bit number, 46-byte name) naming feature bits ({@link FeatureName}). */
     public static final int FEATURE_NAME_TABLE = 0x6803f857;
     /** Data: persistent dirty bitmaps directory. */
     public static final int BITMAPS = 0x23852875;

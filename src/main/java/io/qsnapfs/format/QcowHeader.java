@@ -138,8 +138,15 @@ public record QcowHeader(
 
     /** The number of L1 entries needed to cover {@code diskSize} guest bytes. */
     public long l1EntriesFor(long diskSize) {
-        int shift = clusterBits + l2Bits();
-        return (diskSize >>> shift) + ((diskSize & ((1L << shift) - 1)) != 0 ? 1 : 0);
+        return l1EntriesFor(clusterBits + l2Bits(), diskSize);
+    }
+
+    /**
+     * The number of L1 entries needed to cover {@code diskSize} guest bytes when one entry covers
+     * {@code 1 << l1Shift} bytes ({@code l1Shift} = cluster_bits + log2 of the entries per L2 table).
+     */
+    public static long l1EntriesFor(int l1Shift, long diskSize) {
+        return (diskSize >>> l1Shift) + ((diskSize & ((1L << l1Shift) - 1)) != 0 ? 1 : 0);
     }
 
     /** The header extension of the given type, or null. */
@@ -175,20 +182,7 @@ public record QcowHeader(
 
     private static String featureName(List<HeaderExtension> extensions, int kind, int bit) {
         HeaderExtension e = extension(extensions, HeaderExtension.FEATURE_NAME_TABLE);
-        if (e == null) {
-            return null;
-        }
-        byte[] d = e.data();
-        for (int i = 0; i + 48 <= d.length; i += 48) {
-            if (d[i] == kind && (d[i + 1] & 0xff) == bit) {
-                int end = i + 2;
-                while (end < i + 48 && d[end] != 0) {
-                    end++;
-                }
-                return new String(d, i + 2, end - i - 2, StandardCharsets.UTF_8);
-            }
-        }
-        return null;
+        return e == null ? null : FeatureName.find(e.data(), kind, bit);
     }
 
     /**

@@ -6,7 +6,8 @@ import jnr.ffi.annotations.SaveError;
 
 /**
  * The few libc calls Java does not offer, bound through jnr-ffi (present anyway for FUSE):
- * descriptors that FUSE can splice from; read-ahead hints ({@code posix_fadvise}); standard error
+ * descriptors that FUSE can splice from; read-ahead hints ({@code posix_fadvise}); holes punched
+ * into files ({@code fallocate}); standard error
  * redirected around a libfuse call that reports its failures only there ({@code dup},
  * {@code dup2}); and the open-file-description
  * byte-range locks QEMU uses to keep two programs from writing one image ({@link ImageLock}).
@@ -39,6 +40,11 @@ public interface LibC {
     int ENOENT = 2;
     int EAGAIN = 11;
     int EACCES = 13;
+    int EOPNOTSUPP = 95;
+
+    /** {@code fallocate} modes: deallocate the range (it reads zeros), leaving the file's size as it is. */
+    int FALLOC_FL_KEEP_SIZE = 1;
+    int FALLOC_FL_PUNCH_HOLE = 2;
 
     @SaveError
     int open(String path, int flags);
@@ -56,6 +62,10 @@ public interface LibC {
     int fcntl(int fd, int cmd, Pointer flock);
 
     String strerror(int errnum);
+
+    /** {@code fallocate(fd, mode, offset, len)}. */
+    @SaveError
+    int fallocate(int fd, int mode, long offset, long len);
 
     /** {@code posix_fadvise(fd, offset, len, advice)}; returns the error number itself (0 on success). */
     int posix_fadvise(int fd, long offset, long len, int advice);

@@ -101,6 +101,27 @@ public final class PositionalFile implements Closeable {
         return withDescriptor(libc, path, fd, StandardOpenOption.READ, StandardOpenOption.WRITE);
     }
 
+    /**
+     * Deallocates {@code length} bytes at {@code position} so that they read as zeros, keeping the
+     * file's size ({@code fallocate} punch-hole). Returns false, changing nothing, when the file has
+     * no native descriptor or its file system cannot punch holes; the caller then writes zeros.
+     */
+    public boolean punchHole(long position, long length) throws IOException {
+        LibC libc = descriptor >= 0 ? LibC.get() : null;
+        if (libc == null) {
+            return false;
+        }
+        if (libc.fallocate(descriptor, LibC.FALLOC_FL_PUNCH_HOLE | LibC.FALLOC_FL_KEEP_SIZE, position, length) == 0) {
+            return true;
+        }
+        int errno = jnr.ffi.Runtime.getRuntime(libc).getLastError();
+        if (errno == LibC.EOPNOTSUPP) {
+            return false;
+        }
+        throw new FileSystemException(path.toString(), null, "cannot punch a hole of " + length + " bytes at "
+                + position + ": " + libc.strerror(errno));
+    }
+
     /** The exception java.nio would have thrown for an open that failed with {@code errno}. */
     private static FileSystemException openFailure(Path path, int errno, LibC libc) {
         return switch (errno) {
@@ -111,8 +132,8 @@ public final class PositionalFile implements Closeable {
     }
 
     /**
-     * A PositionalFile over a channel the caller opened, with no native descriptor: tests use it to
-     * put a recording channel under the engine.
+     * A PositionalFile over a channel the caller opened, with no native descriptor: for a file that
+     * export creates, and for tests that put a recording channel under the engine.
      */
     public static PositionalFile wrap(Path path, FileChannel channel) {
         return new PositionalFile(path, channel);

@@ -105,6 +105,34 @@ class ExportTest {
         assertEverySnapshotLikeQemu(top);
     }
 
+    /** {@code -O qcow2}: a standalone image that qemu-img finds clean and reads as the snapshot. */
+    @Test
+    void qcow2ImagesLikeQemu() throws Exception {
+        Path base = Qemu.create(dir.resolve("q-base.qcow2"), "8M", "");
+        Qemu.io(base, "write -P 0x01 0 8M");
+        Path img = dir.resolve("q.qcow2");
+        Qemu.img("create", "-q", "-f", "qcow2", "-b", "q-base.qcow2", "-F", "qcow2", "-o", "cluster_size=4096",
+                img.toString(), "8M");
+        Qemu.io(img, "write -P 0x02 1M 1M", "write -z 2M 64k", "write -c -P 0x03 3M 64k");
+        Qemu.snapshot(img, "one");
+        Qemu.io(img, "write -P 0x04 0 512k", "discard 1M 64k");
+        Qemu.snapshot(img, "two");
+        for (String id : new String[] {"1", "2", null}) {
+            Path out = dir.resolve("q-" + id + ".qcow2");
+            CliRun r = id == null ? CliRun.of("export", img.toString(), "-O", "qcow2", out.toString())
+                    : CliRun.of("export", img.toString(), "-s", id, "-O", "qcow2", out.toString());
+            assertEquals(0, r.status(), r.toString());
+            assertTrue(Qemu.check(out).clean(), Qemu.checkText(out));
+            assertFalse(Qemu.img("info", "--output", "json", out.toString()).contains("backing-filename"),
+                    "a standalone image names no backing file");
+            byte[] expected = id == null ? Qemu.activeBytes(img, dir) : Qemu.snapshotBytes(img, id, dir);
+            Bytes.assertSameBytes(expected, Qemu.activeBytes(out, dir), "qcow2 export of " + id);
+        }
+        CliRun stdout = CliRun.of("export", img.toString(), "-O", "qcow2", "-");
+        assertEquals(2, stdout.status(), stdout.toString());
+        assertTrue(stdout.err().contains("-O qcow2 needs OUT to be a file"), stdout.err());
+    }
+
     @Test
     void snapshotByNameAndActiveLayer() throws Exception {
         Path img = Qemu.create(dir.resolve("named.qcow2"), "8M", "");

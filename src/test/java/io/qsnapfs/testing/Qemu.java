@@ -242,6 +242,33 @@ public final class Qemu {
         return o.stdoutBytes();
     }
 
+    /**
+     * One extent of {@code qemu-img map --output=json}: where QEMU finds a guest range. An image
+     * holds the range itself (data or a zero cluster) when {@code depth} is 0 and {@code present}
+     * is true; depth 1 is its backing file.
+     */
+    public record Mapped(long start, long length, int depth, boolean present, boolean zero, boolean data) {
+        /** True when the image itself, not a backing file, says what the range reads. */
+        public boolean inTopImage() {
+            return depth == 0 && present;
+        }
+    }
+
+    /** {@code qemu-img map --output=json IMAGE}, which must succeed, in guest order. */
+    public static List<Mapped> map(Path image) {
+        String out = img("map", "--output=json", image.toString());
+        List<Mapped> list = new ArrayList<>();
+        try {
+            for (JsonNode n : JSON.readTree(out)) {
+                list.add(new Mapped(n.path("start").asLong(), n.path("length").asLong(), n.path("depth").asInt(),
+                        n.path("present").asBoolean(), n.path("zero").asBoolean(), n.path("data").asBoolean()));
+            }
+        } catch (IOException e) {
+            fail("qemu-img map printed no JSON: " + out);
+        }
+        return list;
+    }
+
     /** The virtual size {@code qemu-img info --output=json} reports. */
     public static long virtualSize(Path image) {
         return info(image).path("virtual-size").asLong(-1);

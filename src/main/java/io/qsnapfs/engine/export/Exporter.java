@@ -1,5 +1,9 @@
-package io.qsnapfs.engine.read;
+package io.qsnapfs.engine.export;
 
+import io.qsnapfs.engine.read.BlockSource;
+import io.qsnapfs.engine.read.Diff;
+import io.qsnapfs.engine.read.DiffExtent;
+import io.qsnapfs.engine.read.ExtentSink;
 import io.qsnapfs.io.PositionalFile;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -58,7 +62,6 @@ public final class Exporter {
     private final BlockSource source;
     private final long chunkSize;
     private final int streams;
-    private ByteBuffer zeros;
 
     /** An exporter of {@code source} with the default chunk size and number of streams. */
     public Exporter(BlockSource source) {
@@ -193,43 +196,138 @@ public final class Exporter {
         }
     }
 
-    private ByteBuffer zeros() {
-        if (zeros == null) {
-            zeros = ByteBuffer.allocateDirect(ZERO_BUFFER);
+    /**
+     * The changed ranges of a disk against an older one, in guest order, handed to a sink as they
+     * are found: {@link Diff#changes} of the two, say, so that they are never all held at once.
+     */
+    @FunctionalInterface
+    public interface Changes {
+        void forEach(Diff.Sink sink) throws IOException;
+
+        /** Changes already at hand. */
+        static Changes of(Iterable<DiffExtent> extents) {
+            return sink -> {
+                for (DiffExtent e : extents) {
+                    sink.changed(e.start(), e.length(), e.zero());
+                }
+            };
         }
-        return zeros;
     }
 
     /**
-     * The sink that writes extents at their guest offsets. With a file channel and {@code holes}
-     * every write is positional and zeros are skipped; otherwise the target is written in order.
+     * Makes {@code out}, a raw copy of an older disk, a copy of this disk by writing only the ranges
+     * {@code changes} names (it is asked twice: once to count for {@code progress}, once to copy).
+     * Its length becomes the disk's size first (cut or extended with a hole); then each changed
+     * range gets this disk's bytes, its zero parts punched as holes where the file system can.
+     * Every range is written whole and nothing else is touched, so when both disks have the same
+     * size, an interrupted update can be run again over the same file.
      */
-    private final class Target implements ExtentSink {
+    public void update(Path out, Changes changes, Progress progress) throws IOException {
+        long size = source.size();
+        long[] total = new long[1];
+        changes.forEach((start, length, zero) -> total[0] += Math.max(0, Math.min(length, size - start)));
+        try (RandomAccessFile file = new RandomAccessFile(out.toFile(), "rw")) {
+            if (file.length() != size) {
+                file.setLength(size);
+            }
+        }
+        long[] done = new long[1];
+        try (PositionalFile file = PositionalFile.openReadWrite(out)) {
+            Target target = new Target(file);
+            changes.forEach((start, length, zero) -> {
+                if (start >= size) {
+                    return; // past this disk's end: cut off above
+                }
+                long n = Math.min(length, size - start);
+                target.position = start;
+                if (zero) {
+                    target.zero(n);
+                } else {
+                    copyChunk(target, start, n);
+                }
+                done[0] += n;
+                progress.copied(done[0], total[0]);
+            });
+        }
+        progress.copied(total[0], total[0]);
+    }
+
+    /**
+     * A sink that writes the extents it is handed into {@code file} from {@code position} on, the
+     * way export writes a regular file: data file to file, computed bytes from memory, zeros not at
+     * all, so they must read as zeros in {@code file} already (a hole, or past its end).
+     */
+    static ExtentSink fileWriter(FileChannel file, long position) {
+        Target target = new Target(file, true);
+        target.position = position;
+        return target;
+    }
+
+    /** What a {@link Target} does with guest ranges that read as zeros. */
+    private enum Zeros {
+        /** Nothing: they are holes already (a regular file just set to its length). */
+        SKIP,
+        /** Writes them, in order (a pipe or device). */
+        WRITE,
+        /** Punches holes there where the file system can, else writes zeros (a file that holds other bytes). */
+        PUNCH
+    }
+
+    /**
+     * The sink that writes extents at their guest offsets. Into a regular file every write is
+     * positional; a pipe or device is written in order, zeros included.
+     */
+    private static final class Target implements ExtentSink {
         private final WritableByteChannel out;
         private final FileChannel file;
-        private final boolean holes;
+        private final Zeros zeros;
+        private final PositionalFile punchable;
         private long position;
+        private ByteBuffer zeroBuffer;
 
+        /** A target in order ({@code holes} false), or a regular file whose zero ranges are holes already. */
         Target(WritableByteChannel out, boolean holes) {
+            this(out, holes ? Zeros.SKIP : Zeros.WRITE, null);
+        }
+
+        /** A regular file that holds other bytes: zero ranges are punched into it. */
+        Target(PositionalFile file) {
+            this(file.channel(), Zeros.PUNCH, file);
+        }
+
+        private Target(WritableByteChannel out, Zeros zeros, PositionalFile punchable) {
             this.out = out;
-            this.file = holes ? (FileChannel) out : null;
-            this.holes = holes;
+            this.file = zeros == Zeros.WRITE ? null : (FileChannel) out;
+            this.zeros = zeros;
+            this.punchable = punchable;
         }
 
         @Override
         public void zero(long length) throws IOException {
-            if (!holes) {
-                ByteBuffer z = zeros();
+            if (zeros == Zeros.WRITE || (zeros == Zeros.PUNCH && !punchable.punchHole(position, length))) {
+                ByteBuffer z = zeroBuffer();
                 long left = length;
+                long at = position;
                 while (left > 0) {
                     z.clear().limit((int) Math.min(left, z.capacity()));
                     while (z.hasRemaining()) {
-                        out.write(z);
+                        if (file != null) {
+                            at += file.write(z, at);
+                        } else {
+                            out.write(z);
+                        }
                     }
                     left -= z.limit();
                 }
             }
             position += length;
+        }
+
+        private ByteBuffer zeroBuffer() {
+            if (zeroBuffer == null) {
+                zeroBuffer = ByteBuffer.allocateDirect(ZERO_BUFFER);
+            }
+            return zeroBuffer;
         }
 
         @Override
