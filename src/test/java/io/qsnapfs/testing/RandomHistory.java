@@ -40,6 +40,16 @@ public final class RandomHistory {
 
         /** Deletes the snapshot with this ID or name, which must succeed. */
         void delete(Path image, String idOrName);
+
+        /** The recipe's line for {@link #create}. */
+        default String createLine(String name) {
+            return command() + " -c " + name;
+        }
+
+        /** The recipe's line for {@link #delete}. */
+        default String deleteLine(String idOrName) {
+            return command() + " -d " + idOrName;
+        }
     }
 
     /** QEMU's {@code qemu-img snapshot -c/-d}, without flushes. */
@@ -435,11 +445,11 @@ public final class RandomHistory {
     private void take(String name) {
         SnapshotTool tool = options.ours() != null && r.nextBoolean() ? options.ours() : QEMU;
         String refusal = tool.create(image, name);
-        recipe.add(tool.command() + " -c " + name + (refusal == null ? "" : " -> refused: " + refusal));
+        recipe.add(tool.createLine(name) + (refusal == null ? "" : " -> refused: " + refusal));
         if (refusal != null) {
             // Narrow refcounts can overflow; QEMU then refuses with EINVAL and leaks a few clusters.
             assertTrue(refcountBits < 16 && (tool != QEMU || refusal.contains("Invalid argument")),
-                    tool.command() + " -c " + name + " failed: " + refusal);
+                    tool.createLine(name) + " failed: " + refusal);
             refused = true;
             qemuRefused |= tool == QEMU;
             return;
@@ -453,7 +463,7 @@ public final class RandomHistory {
 
     private void delete(Snapshot s) {
         SnapshotTool tool = options.ours() != null && r.nextBoolean() ? options.ours() : QEMU;
-        recipe.add(tool.command() + " -d " + s.name());
+        recipe.add(tool.deleteLine(s.name()));
         tool.delete(image, s.name());
         live.remove(s);
         seen.add("delete by " + tool.command());

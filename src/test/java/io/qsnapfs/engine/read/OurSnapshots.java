@@ -20,6 +20,16 @@ final class OurSnapshots implements RandomHistory.SnapshotTool {
         return "qsnapfs snapshot";
     }
 
+    @Override
+    public String createLine(String name) {
+        return "qsnapfs snapshot create " + name;
+    }
+
+    @Override
+    public String deleteLine(String idOrName) {
+        return "qsnapfs snapshot delete " + idOrName;
+    }
+
     /** Returns the refusal of refcounts that cannot count one more reference; any other error is thrown. */
     @Override
     public String create(Path image, String name) {
