@@ -79,12 +79,14 @@ public final class RandomHistory {
      * with {@code ours} non-null, half the snapshot steps use it instead of {@code qemu-img}; with
      * {@code recompress}, compressed writes may also go to clusters that a discard or an unmapping
      * zero write freed whole since they were last written (so a guest cluster can be compressed
-     * twice, with two different descriptors).
+     * twice, with two different descriptors); refcounts narrower than {@code minRefcountBits} are
+     * drawn as that width (1-bit refcounts hold no snapshot, and narrow ones overflow when QEMU
+     * reverts a copy to read a snapshot at its own size).
      */
     public record Options(int minSteps, int extraSteps, int snapshotPercent, boolean resizes, boolean deletes,
-            SnapshotTool ours, boolean recompress) {
+            SnapshotTool ours, boolean recompress, int minRefcountBits) {
         /** What {@code RandomDifferentialTest} builds: writes and {@code qemu-img snapshot -c}. */
-        public static final Options READING = new Options(5, 16, 14, false, false, null, false);
+        public static final Options READING = new Options(5, 16, 14, false, false, null, false, 1);
     }
 
     /** A snapshot the history took and kept: its name, disk size then, and the epoch that followed it. */
@@ -180,7 +182,8 @@ public final class RandomHistory {
         int cs = CLUSTER_SIZES[r.nextInt(CLUSTER_SIZES.length)];
         v2 = cs <= 65536 && r.nextInt(7) == 0;
         extended = !v2 && cs >= 16384 && r.nextInt(2) == 0;
-        refcountBits = v2 ? 16 : new int[] {1, 4, 8, 16, 16, 32, 64, 64}[r.nextInt(8)];
+        int[] widths = {1, 4, 8, 16, 16, 32, 64, 64};
+        refcountBits = v2 ? 16 : Math.max(options.minRefcountBits(), widths[r.nextInt(widths.length)]);
         String compression = v2 || r.nextBoolean() ? "zlib" : "zstd";
         size = cs == 2 * M ? (4 + r.nextInt(5)) * 2L * M : (1 + r.nextInt(16)) * (long) M;
         if (r.nextInt(3) == 0) {

@@ -26,9 +26,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Proves {@link Diff} exact against QEMU on 32 images with seeded random histories
- * ({@link RandomHistory}: every cluster size, refcount width, v2, extended L2, qcow2 and raw
- * backing files; qemu-io writes, zero writes, discards, compressed writes, resizes both ways, and
- * snapshots taken and deleted by {@code qemu-img} and by our {@code WritableImage}). For every pair
+ * ({@link RandomHistory}: every cluster size, v2, extended L2, qcow2 and raw backing files,
+ * refcounts of 16 to 64 bits; qemu-io writes, zero writes, discards, compressed writes, clusters
+ * compressed twice, resizes both ways, and snapshots taken and deleted by {@code qemu-img} and by
+ * our {@code WritableImage}). For every pair
  * of the snapshots left, and each snapshot against the active layer, in both directions:
  * <ul>
  * <li>every byte outside the reported ranges is equal in the two disks as {@code qemu-img convert}
@@ -46,7 +47,7 @@ class DiffDifferentialTest {
     private static final int IMAGES = 32;
     private static final long FIRST_SEED = 20_261_201L;
     private static final RandomHistory.Options OPTIONS = new RandomHistory.Options(10, 16, 30, true, true,
-            OurSnapshots.TOOL, true);
+            OurSnapshots.TOOL, true, 16);
 
     /** Features the seeds produced; checked once all seeds ran, so the fixed seeds keep covering them. */
     private static final Set<String> SEEN = ConcurrentHashMap.newKeySet();
