@@ -73,23 +73,33 @@ final class DiffCommand extends CommandBase implements Callable<Integer> {
         return 0;
     }
 
+    /** Changed, zero and range counts of a diff; the first of its two passes, so a damaged table is found before anything is printed. */
+    private record Totals(long changed, long zero, long count) {
+        static Totals of(Qcow2View from, Qcow2View to) throws IOException {
+            long[] t = new long[3];
+            Diff.changes(from, to, (start, length, zero) -> {
+                t[0] += length;
+                t[1] += zero ? length : 0;
+                t[2]++;
+            });
+            return new Totals(t[0], t[1], t[2]);
+        }
+    }
+
     private static void text(QcowImage img, SnapshotEntry fromEntry, SnapshotEntry toEntry, Qcow2View fromView,
             Qcow2View toView, PrintStream out) throws IOException {
+        Totals totals = Totals.of(fromView, toView);
         out.printf("Changes in %s from %s to %s:%n", img.name(), describe(fromEntry), describe(toEntry));
         out.printf("%-16s%-16s%s%n", "Offset", "Length", "TO reads");
-        long[] totals = new long[3];
         Diff.changes(fromView, toView, (start, length, zero) -> {
             String reads = start >= toView.size() ? "-" : zero ? "zeros" : "data";
             out.printf("%-16s%-16s%s%n", hex(start), hex(length), reads);
-            totals[0] += length;
-            totals[1] += zero ? length : 0;
-            totals[2]++;
         });
         long larger = Math.max(fromView.size(), toView.size());
         out.printf("%s changed (%d bytes, %s of %s) in %d %s; %s reads zeros in %s of them.%n",
-                QemuSize.of(totals[0]), totals[0], percent(totals[0], larger), QemuSize.of(larger), totals[2],
-                totals[2] == 1 ? "range" : "ranges", toEntry == null ? "the active layer" : "TO",
-                QemuSize.of(totals[1]));
+                QemuSize.of(totals.changed()), totals.changed(), percent(totals.changed(), larger), QemuSize.of(larger),
+                totals.count(), totals.count() == 1 ? "range" : "ranges", toEntry == null ? "the active layer" : "TO",
+                QemuSize.of(totals.zero()));
         if (fromView.size() != toView.size()) {
             out.printf("The disk size changed from %s to %s.%n", QemuSize.of(fromView.size()),
                     QemuSize.of(toView.size()));
@@ -98,23 +108,23 @@ final class DiffCommand extends CommandBase implements Callable<Integer> {
 
     private static void json(QcowImage img, SnapshotEntry fromEntry, Qcow2View fromView, SnapshotEntry toEntry,
             Qcow2View toView, PrintStream out) throws IOException {
-        // Streamed, one range a line: the list is as long as the image is fragmented, so it is never held whole.
+        // Streamed, one range a line: the list is as long as the image is fragmented, so it is never held
+        // whole. A first pass counts (and meets any damaged table before a byte is printed).
+        Totals totals = Totals.of(fromView, toView);
         out.print("{\n  \"image\": " + quote(img.name()) + ",\n");
         out.print("  \"from\": " + side(fromEntry, fromView) + ",\n");
         out.print("  \"to\": " + side(toEntry, toView) + ",\n");
         out.print("  \"extents\": [");
-        long[] totals = new long[3];
+        boolean[] first = {true};
         Diff.changes(fromView, toView, (start, length, zero) -> {
-            out.print(totals[2] == 0 ? "\n    " : ",\n    ");
+            out.print(first[0] ? "\n    " : ",\n    ");
             out.print("{\"start\": " + start + ", \"length\": " + length + ", \"zero\": " + zero + "}");
-            totals[0] += length;
-            totals[1] += zero ? length : 0;
-            totals[2]++;
+            first[0] = false;
         });
-        out.print(totals[2] == 0 ? "],\n" : "\n  ],\n");
-        out.print("  \"changed_bytes\": " + totals[0] + ",\n");
-        out.print("  \"zero_bytes\": " + totals[1] + ",\n");
-        out.print("  \"extent_count\": " + totals[2] + "\n}\n");
+        out.print(totals.count() == 0 ? "],\n" : "\n  ],\n");
+        out.print("  \"changed_bytes\": " + totals.changed() + ",\n");
+        out.print("  \"zero_bytes\": " + totals.zero() + ",\n");
+        out.print("  \"extent_count\": " + totals.count() + "\n}\n");
     }
 
     /** {@code {"id": ..., "name": ..., "disk_size": ...}} of a snapshot, or of the active layer (null id and name). */

@@ -8,7 +8,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.qsnapfs.testing.DiffOracle;
 import io.qsnapfs.testing.DiffOracle.Change;
+import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Qemu;
+import io.qsnapfs.testing.TableWalk;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -233,5 +235,22 @@ class DiffCommandTest {
 
     private static String row(String offset, String length, String reads) {
         return String.format("%-16s%-16s%s", offset, length, reads);
+    }
+
+    /** A damaged table met partway: an error line and nothing on standard output, not half a document. */
+    @Test
+    void aDamagedTablePrintsNothing() throws Exception {
+        Path img = Qemu.create(dir.resolve("damaged.qcow2"), "4M", "");
+        Qemu.io(img, "write -P 1 0 128k", "write -P 1 2M 64k");
+        Qemu.snapshot(img, "s1");
+        Qemu.io(img, "write -P 2 0 128k", "write -P 2 2M 64k");
+        long entry = TableWalk.of(img).l2EntryPos(2L << 20);
+        Poke.u64(img, entry, Poke.readU64(img, entry) + 512);
+        for (String format : new String[] {"json", "human"}) {
+            CliRun r = CliRun.of("diff", img.toString(), "s1", "--output", format);
+            assertEquals(1, r.status(), r.toString());
+            assertEquals("", r.outText(), format);
+            assertTrue(r.err().startsWith("qsnapfs: damaged.qcow2: ") && r.err().contains("not aligned"), r.err());
+        }
     }
 }

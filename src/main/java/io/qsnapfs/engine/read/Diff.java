@@ -28,8 +28,10 @@ import java.util.stream.LongStream;
  * Everything else is reported as changed, so a change is never missed; what is reported may still
  * hold equal bytes only where metadata cannot tell (a rewrite with the same bytes, a copy on write).
  * With extended L2 entries the rules apply per subcluster. An image with an external data file is
- * the exception: its data clusters are not counted by refcounts and QEMU writes them in place, so
- * every range with data in either disk is reported. Past the smaller disk's end everything is
+ * the exception: its data clusters are not counted by refcounts and QEMU writes them in place, so a
+ * snapshot's bytes change with the active layer's, and an export of FROM made earlier may differ
+ * from FROM wherever there is data: every range with data in either disk is reported (even for a
+ * snapshot against itself). Past the smaller disk's end everything is
  * changed; there {@code zero} describes the larger disk if it is TO, and is false if it is FROM.
  */
 public final class Diff {

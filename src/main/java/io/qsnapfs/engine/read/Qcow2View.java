@@ -171,6 +171,13 @@ public final class Qcow2View implements BlockSource {
             throw ImageException.corrupt(image.name(), "data cluster at " + Hex.of(host) + " for guest offset "
                     + Hex.of(guest) + " lies beyond the end of the file");
         }
+        // QEMU keeps an external data file's clusters at their guest offsets and calls any other
+        // mapping corrupt; so do we.
+        if (image.hasDataFile() && host != guest - inCluster) {
+            throw ImageException.corrupt(image.name(), "L2 table at " + Hex.of(l2Offset) + " entry " + index
+                    + " maps guest cluster " + Hex.of(guest - inCluster) + " to " + Hex.of(host)
+                    + " in the external data file, which must be the same offset");
+        }
         PositionalFile file = image.dataClusterFile();
         out.data(file, hostPos, n);
     }

@@ -955,6 +955,15 @@ class MalformedImageTest {
         assertRejected(img, Kind.IO, "cannot open external data file", "Is a directory");
     }
 
+    /** QEMU 7.2 calls an external data file cluster that is not at its guest offset corrupt. */
+    @Test
+    void dataClusterAwayFromItsGuestOffset() {
+        Path img = withDataFile("dfmoved.qcow2");
+        Poke.u64(img, raw(img).l2TableOffset(0), COPIED | 0x10000L);
+        assertRejected(img, Kind.CORRUPT, "entry 0 maps guest cluster 0x0 to 0x10000 in the external data file,"
+                + " which must be the same offset");
+    }
+
     @Test
     void dataClusterBeyondTheEndOfTheDataFile() {
         Path img = withDataFile("dfeof.qcow2");
