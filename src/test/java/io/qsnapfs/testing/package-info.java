@@ -11,6 +11,10 @@
  * <li>{@link io.qsnapfs.testing.TableWalk} finds qcow2 structures from the spec;
  * {@link io.qsnapfs.testing.MetadataPoker} and {@link io.qsnapfs.testing.SnapshotEntryPoker}
  * damage them on purpose, through {@link io.qsnapfs.testing.Poke} (raw fields of a file).
+ * <li>{@link io.qsnapfs.testing.QemuVm} runs a real QEMU virtual machine ({@code qemu-system-x86_64},
+ * TCG, no kernel) over an image and drives its monitor, for snapshots with VM state made by
+ * {@code savevm} (and disk writes between them); {@link io.qsnapfs.testing.TableWalk#vmState} reads
+ * such a snapshot's VM state where the spec places it.
  * <li>{@link io.qsnapfs.testing.Bytes} compares byte arrays and makes, reads and writes files of
  * them; {@link io.qsnapfs.testing.Processes} and {@link io.qsnapfs.testing.ChildJvm} run
  * programs; {@link io.qsnapfs.testing.ImageHolder} keeps a QEMU tool holding an image;
