@@ -71,6 +71,19 @@ class ExportVmStateTest {
     }
 
     @Test
+    void qemuImgListsTheSizeOfTheExportedVmStateAndSnapshotListAgrees() throws Exception {
+        String listing = new String(Qemu.snapshotList(img, "UTC"), java.nio.charset.StandardCharsets.UTF_8);
+        for (String id : new String[] {"2", "3"}) {
+            Path out = dir.resolve(id + ".vmstate");
+            assertEquals(0, CliRun.of("export", img.toString(), "-s", id, "--vm-state", out.toString()).status());
+            String line = listing.lines().filter(l -> l.startsWith(id + " ")).findFirst().orElseThrow();
+            assertTrue(line.contains(" " + QemuSize.of(Files.size(out)) + " "), "qemu-img snapshot -l VM SIZE of " + id
+                    + ": " + line + " (exported " + Files.size(out) + " bytes)");
+        }
+        SnapshotListTest.assertSameAsQemu(img); // VM SIZE and VM CLOCK of savevm snapshots too
+    }
+
+    @Test
     void refusesADiskOnlySnapshotAndTheOptionsForDisks() {
         Path out = dir.resolve("out.vmstate");
         CliRun none = CliRun.of("export", img.toString(), "-s", "diskonly", "--vm-state", out.toString());
