@@ -13,6 +13,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -85,6 +86,23 @@ class SavedVmStateTest {
                 Bytes.assertSameBytes(Qemu.vmStateBytes(img, s.idString(), view.size()), walker,
                         what + ": the walker against QEMU's own read");
             }
+        }
+    }
+
+    /** A VM whose CPU never ran (-S) saves a smaller state, mostly zero pages; it reads the same way. */
+    @Test
+    void aPausedVmSavesItsStateToo() throws Exception {
+        Path img = Qemu.create(dir.resolve("paused.qcow2"), "4M", "");
+        try (QemuVm vm = QemuVm.startPaused(img)) {
+            assertTrue(vm.hmp("info status").contains("paused"), "started with -S");
+            vm.savevm("paused");
+        }
+        try (QcowImage qi = QcowImage.open(img)) {
+            SnapshotEntry s = qi.findSnapshot("paused");
+            byte[] walker = TableWalk.of(img).vmState(0);
+            assertEquals((long) Qemu.vmStateSizes(img).get("1"), walker.length);
+            Oracle.assertReads(walker, Ours.disk(qi.vmStateView(s)), "paused VM state against the walker");
+            assertEquals(QEVM, ByteBuffer.wrap(walker).getInt(0));
         }
     }
 }
