@@ -166,8 +166,7 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
     private void toStandardOutput(Exporter exporter, BlockSource source) throws IOException {
         if (streams().interactive()) {
             throw new CliException(source.describe() + ": refusing to write " + (vmState ? "a VM state" : "a raw disk")
-                    + " to a terminal;"
-                    + " name an output file or redirect standard output");
+                    + " to a terminal; name an output file or redirect standard output");
         }
         try (ExportProgress progress = ExportProgress.start(streams(), "export", source.size(), quiet)) {
             exporter.toChannel(Channels.newChannel(streams().out()), progress);

@@ -15,9 +15,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * One opened image as the mount shows it: the {@link QcowImage}, the snapshot and VM state files
- * it yields, and a fingerprint of the metadata those files depend on. Reference counted: the catalog holds
- * one reference while the handle is current, and every open snapshot file holds one, so an image
- * replaced after an outside change stays open until the last reader lets go.
+ * it yields, and a fingerprint of the metadata those files depend on. Reference counted: the
+ * catalog holds one reference while the handle is current, and every open snapshot or VM state
+ * file holds one, so an image replaced after an outside change stays open until the last reader
+ * lets go.
  */
 public final class ImageHandle {
     /** Fingerprint bytes read from the start of the file: the header and its extensions. */

@@ -206,8 +206,8 @@ public final class MountTree {
     }
 
     /**
-     * Opens a file. Snapshot and VM state files and the log are for reading only (READ_ONLY for any attempt to
-     * write); a name in a request directory opened for writing repeats its request.
+     * Opens a file. Snapshot and VM state files and the log are for reading only (READ_ONLY for any
+     * attempt to write); a name in a request directory opened for writing repeats its request.
      */
     public OpenFile open(String pathText, int flags) {
         MountPath path = MountPath.parse(pathText);
