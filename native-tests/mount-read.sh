@@ -28,7 +28,8 @@ echo "not an image" > "$D/notes.txt"
 qs_mount "$D" "$M"
 
 assert_eq "$(ls "$M" | tr '\n' ' ')" "base.qcow2 db.qcow2 web01.qcow2 " "image directories (notes.txt is not qcow2)"
-assert_eq "$(ls "$M/web01.qcow2" | tr '\n' ' ')" "by-id control snapshots " "image directory layout"
+assert_eq "$(ls "$M/web01.qcow2" | tr '\n' ' ')" "by-id control snapshots vm-state " "image directory layout"
+assert_eq "$(ls "$M/web01.qcow2/vm-state" | tr '\n' ' ')" "" "vm-state/: no savevm snapshot, empty"
 assert_eq "$(ls "$M/web01.qcow2/by-id" | tr '\n' ' ')" "1.raw 2.raw 3.raw 4.raw 5.raw " "by-id lists every snapshot"
 # 'dup' is shared by two snapshots and '..' is no safe file name: by-id only
 assert_eq "$(ls "$M/web01.qcow2/snapshots" | tr '\n' '|')" "nightly.raw|with space é.raw|" "snapshots/ names"

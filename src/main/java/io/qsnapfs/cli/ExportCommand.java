@@ -35,13 +35,17 @@ import picocli.CommandLine.Parameters;
  * <li>{@code --since FROM --in-place}: OUT, an existing raw copy of FROM, gets only the changed ranges.</li>
  * <li>{@code -O qcow2 --since FROM -B BACKING}: a qcow2 image of only the changed clusters over
  * BACKING, a raw or qcow2 export of FROM (checked: it must exist and have FROM's size).</li>
+ * <li>{@code --vm-state}: the snapshot's saved VM state instead of its disk, vm_state_size raw
+ * bytes ({@link QcowImage#vmStateView}); refused for a snapshot without one, and with the options
+ * that only make sense for a disk.</li>
  * </ul>
  */
 @Command(name = "export", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = {"Write the disk of a snapshot of IMAGE to OUT as a raw image, or with -O qcow2 as a qcow2 "
                 + "image. Unallocated and zero ranges become holes in OUT (unallocated clusters in qcow2).",
             "With --since, only what changed since an older snapshot: into a raw copy of it (--in-place), or as a "
-                + "qcow2 image over an export of it (-O qcow2 -B BACKING)."})
+                + "qcow2 image over an export of it (-O qcow2 -B BACKING).",
+            "With --vm-state, the VM state a snapshot saved (savevm in a running QEMU) instead of its disk."})
 final class ExportCommand extends CommandBase implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "IMAGE", description = "The qcow2 image.")
     Path image;
@@ -79,6 +83,12 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
                 + "changed ranges are written into it (zeros as holes), and its size becomes the snapshot's.")
     boolean inPlace;
 
+    @Option(names = "--vm-state",
+            description = "Write the snapshot's saved VM state instead of its disk: the vm_state_size bytes QEMU "
+                + "stored with savevm (its migration stream, starting with QEVM), raw. Needs --snapshot; not with "
+                + "-O qcow2, --since, --in-place, -B or -F.")
+    boolean vmState;
+
     @Option(names = {"-q", "--quiet"}, description = "No progress bar, even on a terminal.")
     boolean quiet;
 
@@ -88,7 +98,20 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        if (vmState) {
+            checkVmStateOptions();
+        }
         try (QcowImage img = QcowImage.open(image)) {
+            if (vmState) {
+                BlockSource state = vmState(img, img.findSnapshot(snapshot));
+                Exporter exporter = new Exporter(state, Exporter.DEFAULT_CHUNK, streams);
+                if (out.equals("-")) {
+                    toStandardOutput(exporter, state);
+                } else {
+                    toFile(img, exporter, state, Path.of(out));
+                }
+                return 0;
+            }
             Qcow2View source;
             if (snapshot != null) {
                 SnapshotEntry entry = img.findSnapshot(snapshot);
@@ -115,10 +138,35 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
         return 0;
     }
 
+    /** {@code --vm-state} writes raw bytes of a snapshot, and nothing else goes with it. */
+    private void checkVmStateOptions() {
+        if (snapshot == null) {
+            throw new ParameterException(spec.commandLine(), "--vm-state needs --snapshot ID_OR_NAME: only a snapshot"
+                    + " has a saved VM state");
+        }
+        if (format == ExportFormat.qcow2 || since != null || inPlace || backing != null || backingFormat != null) {
+            throw new ParameterException(spec.commandLine(), "--vm-state writes the VM state as raw bytes; it does not"
+                    + " go with -O qcow2, --since, --in-place, -B or -F, which are for disks");
+        }
+        if (streams < 1) {
+            throw new ParameterException(spec.commandLine(), "--streams must be at least 1");
+        }
+    }
+
+    /** The saved VM state of a snapshot; refused for a snapshot without one. */
+    private static BlockSource vmState(QcowImage img, SnapshotEntry entry) {
+        if (entry.vmStateSize() == 0) {
+            throw new CliException(img.name() + ": snapshot '" + entry.nameString() + "' (ID " + entry.idString()
+                    + ") has no VM state: it is a disk-only snapshot (only a running QEMU saves VM state, with"
+                    + " savevm)");
+        }
+        return img.vmStateView(entry);
+    }
+
     private void toStandardOutput(Exporter exporter, BlockSource source) throws IOException {
         if (streams().interactive()) {
-            throw new CliException(source.describe() + ": refusing to write a raw disk to a terminal;"
-                    + " name an output file or redirect standard output");
+            throw new CliException(source.describe() + ": refusing to write " + (vmState ? "a VM state" : "a raw disk")
+                    + " to a terminal; name an output file or redirect standard output");
         }
         try (ExportProgress progress = ExportProgress.start(streams(), "export", source.size(), quiet)) {
             exporter.toChannel(Channels.newChannel(streams().out()), progress);

@@ -25,6 +25,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "mount", mixinStandardHelpOptions = true,
         description = {"Serve the snapshots of the qcow2 images in IMAGE_DIR as read-only raw files.",
             "Every snapshot appears as MOUNTPOINT/<image>/snapshots/<name>.raw and by-id/<id>.raw;",
+            "the VM state of a snapshot taken with savevm as vm-state/<id>.vmstate;",
             "control/log lists images that were skipped and read errors."})
 final class MountCommand extends CommandBase implements Callable<Integer> {
     private static final long READY_TIMEOUT_MS = 30_000;

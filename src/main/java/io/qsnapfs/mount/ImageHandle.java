@@ -14,10 +14,11 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * One opened image as the mount shows it: the {@link QcowImage}, the snapshot files it yields,
- * and a fingerprint of the metadata those files depend on. Reference counted: the catalog holds
- * one reference while the handle is current, and every open snapshot file holds one, so an image
- * replaced after an outside change stays open until the last reader lets go.
+ * One opened image as the mount shows it: the {@link QcowImage}, the snapshot and VM state files
+ * it yields, and a fingerprint of the metadata those files depend on. Reference counted: the
+ * catalog holds one reference while the handle is current, and every open snapshot or VM state
+ * file holds one, so an image replaced after an outside change stays open until the last reader
+ * lets go.
  */
 public final class ImageHandle {
     /** Fingerprint bytes read from the start of the file: the header and its extensions. */
@@ -28,6 +29,7 @@ public final class ImageHandle {
     private final byte[] fingerprint;
     private final Map<String, SnapshotEntry> byName;
     private final Map<String, SnapshotEntry> byId;
+    private final Map<String, SnapshotEntry> vmStates;
     private final AtomicInteger references = new AtomicInteger(1);
     volatile FileState state;
     volatile long checkedNanos;
@@ -47,6 +49,7 @@ public final class ImageHandle {
         }
         Map<String, SnapshotEntry> names = new LinkedHashMap<>();
         Map<String, SnapshotEntry> ids = new LinkedHashMap<>();
+        Map<String, SnapshotEntry> vmIds = new LinkedHashMap<>();
         for (SnapshotEntry s : image.snapshots()) {
             String f = SnapshotNames.fileName(s.name());
             if (f != null && nameCount.get(f) == 1) {
@@ -56,9 +59,15 @@ public final class ImageHandle {
             if (i != null) {
                 ids.putIfAbsent(i, s);
             }
+            String v = SnapshotNames.fileName(s.id(), SnapshotNames.VM_STATE_SUFFIX);
+            if (v != null) {
+                vmIds.putIfAbsent(v, s); // the snapshot by-id/ID.raw is: the first with that ID
+            }
         }
+        vmIds.values().removeIf(s -> s.vmStateSize() <= 0);
         this.byName = Collections.unmodifiableMap(names);
         this.byId = Collections.unmodifiableMap(ids);
+        this.vmStates = Collections.unmodifiableMap(vmIds);
     }
 
     /** Opens the image at {@code path}; throws ImageException when it cannot be served. */
@@ -113,6 +122,15 @@ public final class ImageHandle {
     /** Snapshot files under {@code by-id/}. */
     public Map<String, SnapshotEntry> byId() {
         return byId;
+    }
+
+    /**
+     * VM state files under {@code vm-state/}: {@code ID.vmstate} for the snapshot {@code
+     * by-id/ID.raw} names, when it has VM state (a {@code savevm} snapshot; a vm_state_size of
+     * 2^63 or more, which no file can have, counts as none).
+     */
+    public Map<String, SnapshotEntry> vmStates() {
+        return vmStates;
     }
 
     /** Takes a reference; false when the handle is already closed. */

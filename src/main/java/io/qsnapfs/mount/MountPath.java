@@ -7,8 +7,8 @@ import io.qsnapfs.mount.Node.DirKind;
  * <pre>
  * /                                   no names
  * /IMAGE                              image
- * /IMAGE/TOP                          snapshots, by-id or control
- * /IMAGE/TOP/NAME                     a snapshot file, a request directory, or log
+ * /IMAGE/TOP                          snapshots, by-id, vm-state or control
+ * /IMAGE/TOP/NAME                     a snapshot or VM state file, a request directory, or log
  * /IMAGE/control/REQUEST/ARGUMENT     a request (create, delete or apply) and its argument
  * </pre>
  */

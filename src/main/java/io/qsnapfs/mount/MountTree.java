@@ -17,10 +17,17 @@ import java.util.concurrent.ConcurrentHashMap;
  * <pre>
  * /IMAGE/snapshots/NAME.raw   unique, safe snapshot names
  * /IMAGE/by-id/ID.raw         every snapshot
+ * /IMAGE/vm-state/ID.vmstate  the VM state of every snapshot by-id/ID.raw that has one
  * /IMAGE/control/{create,delete,apply}/   request directories
  * /IMAGE/control/{create,delete,apply}/ARG   a request that just succeeded (empty, briefly)
  * /IMAGE/control/log          recent requests and events
  * </pre>
+ *
+ * <p>{@code vm-state/} is always there, empty when no snapshot has VM state (only snapshots a
+ * running QEMU took with {@code savevm} have), so an image directory always holds the same names.
+ * Its files are named by ID, as snapshot names need not be file names; each is read through the
+ * snapshot's own tables like its disk ({@link SnapshotOpenFile}), and counts as an open file of
+ * that snapshot for the requests.
  *
  * <p>A request is made by creating a file in a request directory ({@link #create}, {@link #mknod}),
  * or by opening a name there for writing ({@code touch} of a name the kernel still knows from a
@@ -86,6 +93,7 @@ public final class MountTree {
         DirKind top = switch (path.name(1)) {
             case "snapshots" -> DirKind.SNAPSHOTS;
             case "by-id" -> DirKind.BY_ID;
+            case "vm-state" -> DirKind.VM_STATE;
             case "control" -> DirKind.CONTROL;
             default -> throw notFound(path);
         };
@@ -101,6 +109,13 @@ public final class MountTree {
                         throw notFound(path);
                     }
                     return new Node.SnapshotFile(image, s);
+                }
+                case VM_STATE: {
+                    SnapshotEntry s = image.vmStates().get(path.name(2));
+                    if (s == null) {
+                        throw notFound(path);
+                    }
+                    return new Node.VmStateFile(image, s);
                 }
                 default:
                     DirKind k = MountPath.requestKind(path.name(2));
@@ -127,12 +142,13 @@ public final class MountTree {
             return catalog.names();
         }
         if (node instanceof Node.ImageDir) {
-            return List.of("snapshots", "by-id", "control");
+            return List.of("snapshots", "by-id", "vm-state", "control");
         }
         if (node instanceof Node.Dir d) {
             return switch (d.kind()) {
                 case SNAPSHOTS -> new ArrayList<>(d.image().byName().keySet());
                 case BY_ID -> new ArrayList<>(d.image().byId().keySet());
+                case VM_STATE -> new ArrayList<>(d.image().vmStates().keySet());
                 case CONTROL -> List.of("create", "delete", "apply", "log");
                 case CREATE, DELETE, APPLY -> receipts.names(d.image().name(), d.kind());
             };
@@ -150,6 +166,9 @@ public final class MountTree {
         if (node instanceof Node.SnapshotFile f) {
             return snapshotAttributes(f.image(), f.snapshot());
         }
+        if (node instanceof Node.VmStateFile f) {
+            return vmStateAttributes(f.snapshot());
+        }
         if (node instanceof Node.RequestFile f) {
             return receiptAttributes(f.madeSec());
         }
@@ -161,6 +180,12 @@ public final class MountTree {
 
     static Attributes snapshotAttributes(ImageHandle image, SnapshotEntry snapshot) {
         long size = image.image().snapshotDiskSize(snapshot);
+        return new Attributes(false, 0444, size, (size + 511) / 512, snapshot.dateSec(), snapshot.dateNsec(), 1);
+    }
+
+    /** A VM state file: read-only, vm_state_size bytes, the snapshot's date. */
+    static Attributes vmStateAttributes(SnapshotEntry snapshot) {
+        long size = snapshot.vmStateSize();
         return new Attributes(false, 0444, size, (size + 511) / 512, snapshot.dateSec(), snapshot.dateNsec(), 1);
     }
 
@@ -181,8 +206,8 @@ public final class MountTree {
     }
 
     /**
-     * Opens a file. Snapshot files and the log are for reading only (READ_ONLY for any attempt to
-     * write); a name in a request directory opened for writing repeats its request.
+     * Opens a file. Snapshot and VM state files and the log are for reading only (READ_ONLY for any
+     * attempt to write); a name in a request directory opened for writing repeats its request.
      */
     public OpenFile open(String pathText, int flags) {
         MountPath path = MountPath.parse(pathText);
@@ -208,26 +233,28 @@ public final class MountTree {
         if (node instanceof Node.LogFile) {
             return new LogOpenFile(log.text());
         }
-        return openSnapshot(path, (Node.SnapshotFile) node);
+        return openSnapshot(path, (Node.SnapshotData) node);
     }
 
     /**
-     * Opens a snapshot file, counted in {@link OpenSnapshots} so that a request cannot delete it
-     * while it is open. A request replaces the image's handle before it lifts its fence, so a handle
-     * that is no longer current may name a snapshot that is gone: then the path is resolved again.
+     * Opens a snapshot or VM state file, counted in {@link OpenSnapshots} so that a request cannot
+     * delete its snapshot while it is open. A request replaces the image's handle before it lifts
+     * its fence, so a handle that is no longer current may name a snapshot that is gone: then the
+     * path is resolved again.
      */
-    private OpenFile openSnapshot(MountPath path, Node.SnapshotFile node) {
-        Node.SnapshotFile f = node;
+    private OpenFile openSnapshot(MountPath path, Node.SnapshotData node) {
+        Node.SnapshotData f = node;
         for (int attempt = 1;; attempt++) {
             ImageHandle h = f.image();
             OpenSnapshots.Hold hold = openSnapshots.acquire(h.name(), f.snapshot().l1TableOffset(), path.toString());
             if (catalog.isCurrent(h) && h.retain()) {
                 try {
-                    BlockSource view = h.image().snapshotView(f.snapshot());
+                    BlockSource view = f instanceof Node.VmStateFile ? h.image().vmStateView(f.snapshot())
+                            : h.image().snapshotView(f.snapshot());
                     String identity = h.state.inode() + ":" + f.snapshot().l1TableOffset() + ":"
                             + f.snapshot().idString() + ":" + f.snapshot().dateSec() + ":" + f.snapshot().dateNsec();
                     boolean keep = identity.equals(lastOpened.put(path.toString(), identity));
-                    return new SnapshotOpenFile(catalog, h, f.snapshot(), hold, view, keep);
+                    return new SnapshotOpenFile(catalog, h, f.snapshot(), hold, view, attributes(f), keep);
                 } catch (RuntimeException e) {
                     h.release();
                     hold.close();
@@ -238,7 +265,7 @@ public final class MountTree {
             if (attempt == OPEN_ATTEMPTS) {
                 throw new ImageException(ImageException.Kind.BUSY, path + ": the image keeps changing");
             }
-            if (!(resolve(path) instanceof Node.SnapshotFile again)) {
+            if (!(resolve(path) instanceof Node.SnapshotData again)) {
                 throw notFound(path);
             }
             f = again;

@@ -8,7 +8,7 @@ public sealed interface Node {
     record Root() implements Node {
     }
 
-    /** {@code /IMAGE}: holds snapshots/, by-id/ and control/. */
+    /** {@code /IMAGE}: holds snapshots/, by-id/, vm-state/ and control/. */
     record ImageDir(ImageHandle image) implements Node {
     }
 
@@ -16,8 +16,19 @@ public sealed interface Node {
     record Dir(ImageHandle image, DirKind kind) implements Node {
     }
 
+    /** A file of a snapshot's bytes, read through the image: its disk, or its VM state. */
+    sealed interface SnapshotData extends Node permits SnapshotFile, VmStateFile {
+        ImageHandle image();
+
+        SnapshotEntry snapshot();
+    }
+
     /** A snapshot as a raw file, under snapshots/ or by-id/. */
-    record SnapshotFile(ImageHandle image, SnapshotEntry snapshot) implements Node {
+    record SnapshotFile(ImageHandle image, SnapshotEntry snapshot) implements SnapshotData {
+    }
+
+    /** The VM state a snapshot saved, as a file under vm-state/. */
+    record VmStateFile(ImageHandle image, SnapshotEntry snapshot) implements SnapshotData {
     }
 
     /**
@@ -33,7 +44,7 @@ public sealed interface Node {
 
     /** The fixed directories, with their path names. */
     enum DirKind {
-        SNAPSHOTS("snapshots"), BY_ID("by-id"), CONTROL("control"),
+        SNAPSHOTS("snapshots"), BY_ID("by-id"), VM_STATE("vm-state"), CONTROL("control"),
         CREATE("create"), DELETE("delete"), APPLY("apply");
 
         final String fileName;
@@ -53,6 +64,6 @@ public sealed interface Node {
     }
 
     default boolean isDirectory() {
-        return !(this instanceof SnapshotFile || this instanceof LogFile || this instanceof RequestFile);
+        return !(this instanceof SnapshotData || this instanceof LogFile || this instanceof RequestFile);
     }
 }

@@ -8,14 +8,15 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 
 /**
- * An open snapshot file. The mount takes no lock on the image (a VM must be able to start), so
- * another program, {@code qemu-img snapshot -d} or a VM's own snapshot commands, may delete the
- * snapshot while it is open here; its clusters are then free for other data. Reads therefore
- * look again, at most every {@link #RECHECK_NANOS}, whether the catalog's current state of the
- * image still holds this very snapshot, and fail with EIO from the moment it does not. That
- * bounds the time in which freed clusters could be served to the catalog's refresh interval
- * plus the recheck interval; only a lock could close it. The kernel's page cache may still
- * answer from pages read before, which hold the snapshot's true contents.
+ * An open snapshot file: the snapshot's disk, or its VM state, the same reading over another
+ * {@link BlockSource} of the snapshot's own tables. The mount takes no lock on the image (a VM
+ * must be able to start), so another program, {@code qemu-img snapshot -d} or a VM's own snapshot
+ * commands, may delete the snapshot while it is open here; its clusters are then free for other
+ * data. Reads therefore look again, at most every {@link #RECHECK_NANOS}, whether the catalog's
+ * current state of the image still holds this very snapshot, and fail with EIO from the moment
+ * it does not. That bounds the time in which freed clusters could be served to the catalog's
+ * refresh interval plus the recheck interval; only a lock could close it. The kernel's page cache
+ * may still answer from pages read before, which hold the snapshot's true contents.
  */
 final class SnapshotOpenFile implements OpenFile {
     /** How often reads ask the catalog again whether the snapshot still exists. */
@@ -26,18 +27,20 @@ final class SnapshotOpenFile implements OpenFile {
     private final SnapshotEntry snapshot;
     private final OpenSnapshots.Hold hold;
     private final BlockSource view;
+    private final Attributes attributes;
     private final boolean keepCache;
     private volatile long checkedNanos = System.nanoTime();
     /** Why reads fail, once the snapshot is known to be gone; null while it is there. */
     private volatile String gone;
 
     SnapshotOpenFile(ImageCatalog catalog, ImageHandle handle, SnapshotEntry snapshot, OpenSnapshots.Hold hold,
-            BlockSource view, boolean keepCache) {
+            BlockSource view, Attributes attributes, boolean keepCache) {
         this.catalog = catalog;
         this.handle = handle;
         this.snapshot = snapshot;
         this.hold = hold;
         this.view = view;
+        this.attributes = attributes;
         this.keepCache = keepCache;
     }
 
@@ -99,7 +102,7 @@ final class SnapshotOpenFile implements OpenFile {
 
     @Override
     public Attributes attributes() {
-        return MountTree.snapshotAttributes(handle, snapshot);
+        return attributes;
     }
 
     @Override

@@ -17,8 +17,9 @@ public record StaleName(String directory, String name) {
     /**
      * The names that change when an image's handle is replaced: {@code before} or {@code after} is
      * null when the image appears or goes. An image that appears or goes is its one name in the root
-     * (dropping it drops everything the kernel cached below it). Otherwise every snapshot file name
-     * that is new, gone, or names another snapshot now; all of them if the file itself was replaced.
+     * (dropping it drops everything the kernel cached below it). Otherwise every snapshot and VM
+     * state file name that is new, gone, or names another snapshot now; all of them if the file
+     * itself was replaced.
      */
     static List<StaleName> between(String image, ImageHandle before, ImageHandle after) {
         if (before == null || after == null) {
@@ -28,6 +29,7 @@ public record StaleName(String directory, String name) {
         List<StaleName> stale = new ArrayList<>();
         changed(image, DirKind.SNAPSHOTS, before.byName(), after.byName(), sameFile, stale);
         changed(image, DirKind.BY_ID, before.byId(), after.byId(), sameFile, stale);
+        changed(image, DirKind.VM_STATE, before.vmStates(), after.vmStates(), sameFile, stale);
         return stale;
     }
 

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -227,6 +228,19 @@ public final class Qemu {
         return out;
     }
 
+    /**
+     * The VM state size of each snapshot by ID, in table order, as {@code qemu-img info
+     * --output=json} reports it ({@code vm-state-size}; 0 for a disk-only snapshot); it must
+     * succeed.
+     */
+    public static Map<String, Long> vmStateSizes(Path image) {
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (JsonNode s : info(image).path("snapshots")) {
+            out.put(s.path("id").asText(), s.path("vm-state-size").asLong(-1));
+        }
+        return out;
+    }
+
     /** The names of the snapshots in table order (see {@link #snapshots}). */
     public static List<String> snapshotNames(Path image) {
         return snapshots(image).stream().map(Listed::name).toList();
@@ -332,6 +346,48 @@ public final class Qemu {
             Files.copy(image, copy, StandardCopyOption.REPLACE_EXISTING);
             applySnapshot(copy, id);
             return activeBytes(copy, scratch);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            deleteQuietly(copy);
+        }
+    }
+
+    /**
+     * The VM state of snapshot {@code id}, {@code size} bytes, as QEMU reads it: a copy of the
+     * image (next to it) reverted to the snapshot with {@code qemu-img snapshot -a}, whose VM state
+     * area {@code qemu-io -c "read -b -v"} dumps (a whole number of sectors, cut to {@code size}).
+     */
+    public static byte[] vmStateBytes(Path image, String id, long size) {
+        Path copy = image.resolveSibling("vmstate-" + image.getFileName());
+        try {
+            Files.copy(image, copy, StandardCopyOption.REPLACE_EXISTING);
+            applySnapshot(copy, id);
+            long sectors = (size + 511) / 512 * 512;
+            Processes.Output r = run(List.of("qemu-io", "-c", "read -b -v 0 " + sectors, "--image-opts",
+                    noFlush(copy)));
+            if (r.exitCode() != 0 || !r.stdout().contains("read " + sectors + "/" + sectors + " bytes")) {
+                fail("qemu-io read -b of " + image + " snapshot " + id + " failed:\n" + r.stdout() + r.stderr());
+            }
+            byte[] out = new byte[(int) size];
+            long lines = 0;
+            for (String line : r.stdout().split("\n")) {
+                // 00000010:  69 34 34 30 66 78 2d 37 2e 32 01 00 00 00 02 03  i440fx.7.2......
+                int colon = line.indexOf(":  ");
+                if (colon != 8) {
+                    continue;
+                }
+                long at = Long.parseLong(line.substring(0, 8), 16);
+                lines++;
+                for (int i = 0; i < 16 && at + i < size; i++) {
+                    out[(int) at + i] = (byte) Integer.parseInt(line.substring(colon + 3 + 3 * i, colon + 5 + 3 * i), 16);
+                }
+            }
+            if (lines != sectors / 16) {
+                fail("qemu-io read -b -v of " + image + " snapshot " + id + " dumped " + lines + " lines of 16 bytes"
+                        + " for " + sectors + " bytes");
+            }
+            return out;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } finally {
