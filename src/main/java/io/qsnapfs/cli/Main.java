@@ -25,6 +25,9 @@ import picocli.CommandLine;
  * are added to the
  * {@code subcommands} list here, or to {@link SnapshotCommand} for {@code snapshot} operations.
  *
+ * <p>{@code qsnapfs IMAGE_DIR MOUNTPOINT -o OPTIONS}, the way mount.fuse runs a file system's
+ * helper, is {@code qsnapfs mount} ({@link MountHelperCall}).
+ *
  * <p>Exit status: 0 on success, 1 when the command failed (one line on standard error names the
  * image and the problem), 2 for a usage error.
  */
@@ -59,7 +62,10 @@ public final class Main implements Callable<Integer> {
         return debug;
     }
 
-    /** The first argument that is not an option: the subcommand, if any. */
+    /**
+     * The first argument that is not an option: the subcommand, if any (for mount.fuse's call,
+     * {@code qsnapfs IMAGE_DIR MOUNTPOINT -o ...}, the image directory: a mount, not one-shot).
+     */
     private static String firstWord(String[] args) {
         for (String a : args) {
             if (!a.startsWith("-")) {
@@ -87,7 +93,7 @@ public final class Main implements Callable<Integer> {
         cl.setErr(new PrintWriter(new OutputStreamWriter(streams.err(), StandardCharsets.UTF_8), true));
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setExecutionExceptionHandler(new ErrorReporter(main));
-        int status = cl.execute(args);
+        int status = cl.execute(MountHelperCall.asCommand(args, cl.getSubcommands().keySet()));
         cl.getOut().flush();
         cl.getErr().flush();
         streams.out().flush();
