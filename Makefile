@@ -1,9 +1,9 @@
 # qsnapfs — see README.md. `make setup` once on a fresh Debian machine, then `make test`.
 
 MVN ?= mvn -B -ntp
-APT_PACKAGES = qemu-utils fuse3 libfuse2 fio bc e2fsprogs util-linux python3 libnbd-bin qemu-system-common openjdk-17-jdk-headless maven
+APT_PACKAGES = qemu-utils fuse3 libfuse2 fio bc e2fsprogs util-linux python3 libnbd-bin qemu-system-common openjdk-17-jdk-headless maven asciidoctor
 
-.PHONY: setup deps build test unit-test native-test bench clean
+.PHONY: setup deps build man test unit-test native-test bench clean
 
 setup: deps build
 
@@ -16,12 +16,23 @@ deps:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	else echo "system packages present"; fi
 
-# Leaves target/qsnapfs, a launcher over the self-contained target/qsnapfs.jar, and the
-# class-data archive target/qsnapfs.jsa that makes it start faster (optional).
+# Leaves target/qsnapfs, a launcher over the self-contained target/qsnapfs.jar; the man pages
+# (target/man/man1) and the bash completion script (target/qsnapfs.bash-completion), generated from
+# the commands' picocli model; and the class-data archive target/qsnapfs.jsa that makes it start
+# faster (optional).
 build:
+	rm -rf target/man
 	$(MVN) -q -DskipTests package
 	install -m 0755 src/main/sh/qsnapfs target/qsnapfs
+	$(MAKE) --no-print-directory man
 	@src/main/sh/train-cds || echo "note: no class-data archive made; qsnapfs works, it just starts a little slower"
+
+# The AsciiDoc man pages that the package phase generates (target/man/adoc), as roff.
+man:
+	@command -v asciidoctor >/dev/null || { echo "asciidoctor is missing: run make setup"; exit 1; }
+	@[ -f target/man/adoc/qsnapfs.adoc ] || { echo "target/man/adoc has no man pages: run make build"; exit 1; }
+	asciidoctor -b manpage -a mansource="$$(java -jar target/qsnapfs.jar --version)" -a manmanual="qsnapfs Manual" \
+	    -D target/man/man1 target/man/adoc/*.adoc
 
 test: build unit-test native-test
 

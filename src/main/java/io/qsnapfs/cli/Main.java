@@ -32,11 +32,15 @@ import picocli.CommandLine;
  * image and the problem), 2 for a usage error.
  */
 @Command(name = "qsnapfs", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-        description = {"Reads qcow2 disk images and their internal snapshots, offline or mounted over FUSE;",
-            "creates, deletes and applies snapshots like qemu-img snapshot."},
+        description = {"Reads qcow2 disk images and their internal snapshots, offline or mounted over FUSE, and "
+            + "creates, deletes and applies snapshots like qemu-img snapshot.",
+            "For mount(8) and /etc/fstab (type fuse.qsnapfs), mount.fuse runs it as "
+                + "'qsnapfs IMAGE_DIR MOUNTPOINT -o OPTIONS', which is 'qsnapfs mount' (see qsnapfs mount --help)."},
         subcommands = {InfoCommand.class, SnapshotCommand.class, DiffCommand.class, ExportCommand.class, CheckCommand.class,
             MountCommand.class, UmountCommand.class},
-        footer = {"", "Exit status: 0 on success, 1 if the command failed, 2 for a usage error."})
+        exitCodeListHeading = "%nExit status%n",
+        exitCodeList = {"0:success", "1:the command failed (one line on standard error names the image and the problem)",
+            "2:a usage error"})
 public final class Main implements Callable<Integer> {
     private final Streams streams;
 
@@ -52,6 +56,11 @@ public final class Main implements Callable<Integer> {
 
     Main(Streams streams) {
         this.streams = streams;
+    }
+
+    /** For picocli's generators (man pages, bash completion), which build the model from the class. */
+    private Main() {
+        this(new Streams(System.out, System.err, false));
     }
 
     Streams streams() {

@@ -36,11 +36,14 @@ import picocli.CommandLine.Parameters;
                 + "and control/log lists them, images that were skipped and read errors.",
             "Returns once the file system answers; the server it started serves until unmounted (qsnapfs umount, "
                 + "umount)."},
-        footer = {"", "The same mount with mount(8), or as a line of /etc/fstab:",
-            "  mount -t fuse.qsnapfs IMAGE_DIR MOUNTPOINT -o allow_other,ro",
-            "  IMAGE_DIR  MOUNTPOINT  fuse.qsnapfs  allow_other,nofail,_netdev  0 0",
-            "mount.fuse then runs 'qsnapfs IMAGE_DIR MOUNTPOINT -o OPTIONS' (qsnapfs must be on mount's PATH, "
-                + "e.g. in /usr/local/bin), which is this command. Under systemd the server logs to the journal."})
+        footerHeading = "%nMounting with mount(8) and /etc/fstab%n",
+        footer = {"  mount -t fuse.qsnapfs IMAGE_DIR MOUNTPOINT -o allow_other,ro",
+            "  mount MOUNTPOINT       (with this line in /etc/fstab:)",
+            "  IMAGE_DIR MOUNTPOINT fuse.qsnapfs allow_other,nofail,_netdev 0 0",
+            "",
+            "mount.fuse runs 'qsnapfs IMAGE_DIR MOUNTPOINT -o OPTIONS', which is this command; qsnapfs must be on "
+                + "mount's PATH (/usr/local/bin or /usr/bin: make install). Started by systemd (a .mount unit, an "
+                + "fstab line), the server logs to the journal."})
 final class MountCommand extends CommandBase implements Callable<Integer> {
     private static final long READY_TIMEOUT_MS = 30_000;
 
