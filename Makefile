@@ -1,9 +1,17 @@
-# qsnapfs — see README.md. `make setup` once on a fresh Debian machine, then `make test`.
+# qsnapfs — see README.md. `make setup` once on a fresh Debian machine, then `make test`;
+# `make install` (PREFIX=/usr/local, DESTDIR honoured) after `make build`.
 
 MVN ?= mvn -B -ntp
 APT_PACKAGES = qemu-utils fuse3 libfuse2 fio bc e2fsprogs util-linux python3 libnbd-bin qemu-system-common openjdk-17-jdk-headless maven asciidoctor
 
-.PHONY: setup deps build man test unit-test native-test bench clean
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR = $(PREFIX)/bin
+LIBDIR = $(PREFIX)/lib/qsnapfs
+MAN1DIR = $(PREFIX)/share/man/man1
+COMPLETIONDIR = $(PREFIX)/share/bash-completion/completions
+
+.PHONY: setup deps build man test unit-test native-test bench install uninstall clean
 
 setup: deps build
 
@@ -44,6 +52,35 @@ native-test:
 
 bench: build
 	native-tests/bench/run-all
+
+# What `make build` made, under $(DESTDIR)$(PREFIX). The launcher finds its jar in ../lib/qsnapfs.
+# The class-data archive is valid only for the jar at the path it is dumped with, so it is dumped
+# here for the installed jar; under a DESTDIR (a package being staged) that path is not the final
+# one, and $(LIBDIR)/dump-cds is left to run on the target system.
+install:
+	@[ -f target/qsnapfs.jar ] && [ -f target/man/man1/qsnapfs.1 ] && [ -f target/qsnapfs.bash-completion ] \
+	  || { echo "nothing to install: run make build first"; exit 1; }
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(MAN1DIR)" "$(DESTDIR)$(COMPLETIONDIR)"
+	install -m 0755 src/main/sh/qsnapfs "$(DESTDIR)$(BINDIR)/qsnapfs"
+	install -m 0644 target/qsnapfs.jar "$(DESTDIR)$(LIBDIR)/qsnapfs.jar"
+	install -m 0755 src/main/sh/dump-cds "$(DESTDIR)$(LIBDIR)/dump-cds"
+	if [ -f target/qsnapfs.classlist ]; then install -m 0644 target/qsnapfs.classlist "$(DESTDIR)$(LIBDIR)/"; fi
+	install -m 0644 target/man/man1/*.1 "$(DESTDIR)$(MAN1DIR)/"
+	install -m 0644 target/qsnapfs.bash-completion "$(DESTDIR)$(COMPLETIONDIR)/qsnapfs"
+	@if [ -n "$(DESTDIR)" ]; then \
+	  echo "note: run $(LIBDIR)/dump-cds on the target system for a faster start (the archive is tied to the jar's path)"; \
+	elif [ -f "$(LIBDIR)/qsnapfs.classlist" ]; then \
+	  "$(LIBDIR)/dump-cds" || echo "note: no class-data archive made; qsnapfs works, it just starts a little slower"; \
+	fi
+
+uninstall:
+	rm -f "$(DESTDIR)$(BINDIR)/qsnapfs"
+	rm -f "$(DESTDIR)$(LIBDIR)/qsnapfs.jar" "$(DESTDIR)$(LIBDIR)/qsnapfs.jsa" "$(DESTDIR)$(LIBDIR)/qsnapfs.classlist" \
+	    "$(DESTDIR)$(LIBDIR)/dump-cds"
+	rm -f "$(DESTDIR)$(LIBDIR)"/.qsnapfs.jsa.*
+	if [ -d "$(DESTDIR)$(LIBDIR)" ]; then rmdir "$(DESTDIR)$(LIBDIR)" || echo "note: $(DESTDIR)$(LIBDIR) kept: it holds files that make install did not put there"; fi
+	rm -f "$(DESTDIR)$(MAN1DIR)/qsnapfs.1" "$(DESTDIR)$(MAN1DIR)"/qsnapfs-*.1
+	rm -f "$(DESTDIR)$(COMPLETIONDIR)/qsnapfs"
 
 clean:
 	$(MVN) -q clean
