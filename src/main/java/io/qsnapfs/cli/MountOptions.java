@@ -26,7 +26,10 @@ record MountOptions(boolean readOnly, List<String> fuse) {
     static final Set<String> FUSE = Set.of("allow_other", "allow_root", "nodev", "nosuid", "noexec", "noatime");
     /** Passed to libfuse with a number of seconds. */
     static final Set<String> FUSE_TIMEOUTS = Set.of("entry_timeout", "attr_timeout", "negative_timeout");
-    /** Consumed by mount(8), mount.fuse or systemd; the defaults they stand for are ours already. */
+    /**
+     * Consumed by mount(8), mount.fuse or systemd. mount.fuse adds {@code dev,suid} to every call;
+     * the mount stays nosuid and nodev as libfuse makes it (its files are plain 0444 files).
+     */
     static final Set<String> IGNORED = Set.of("defaults", "dev", "suid", "exec", "auto", "noauto", "nofail", "_netdev",
             "user", "users", "nouser");
 
