@@ -2,7 +2,7 @@
 # `make install` (PREFIX=/usr/local, DESTDIR honoured) after `make build`.
 
 MVN ?= mvn -B -ntp
-APT_PACKAGES = qemu-utils fuse3 libfuse2 fio bc e2fsprogs util-linux python3 libnbd-bin qemu-system-common openjdk-17-jdk-headless maven asciidoctor
+APT_PACKAGES = qemu-utils fuse3 libfuse2 fio bc e2fsprogs util-linux python3 libnbd-bin qemu-system-common openjdk-17-jdk-headless maven asciidoctor man-db systemd
 
 PREFIX ?= /usr/local
 DESTDIR ?=
