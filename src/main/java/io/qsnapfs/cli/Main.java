@@ -25,15 +25,22 @@ import picocli.CommandLine;
  * are added to the
  * {@code subcommands} list here, or to {@link SnapshotCommand} for {@code snapshot} operations.
  *
+ * <p>{@code qsnapfs IMAGE_DIR MOUNTPOINT -o OPTIONS}, the way mount.fuse runs a file system's
+ * helper, is {@code qsnapfs mount} ({@link MountHelperCall}).
+ *
  * <p>Exit status: 0 on success, 1 when the command failed (one line on standard error names the
  * image and the problem), 2 for a usage error.
  */
 @Command(name = "qsnapfs", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-        description = {"Reads qcow2 disk images and their internal snapshots, offline or mounted over FUSE;",
-            "creates, deletes and applies snapshots like qemu-img snapshot."},
+        description = {"Reads qcow2 disk images and their internal snapshots, offline or mounted over FUSE, and "
+            + "creates, deletes and applies snapshots like qemu-img snapshot.",
+            "For mount(8) and /etc/fstab (type fuse.qsnapfs), mount.fuse runs it as "
+                + "'qsnapfs IMAGE_DIR MOUNTPOINT -o OPTIONS', which is 'qsnapfs mount' (see qsnapfs mount --help)."},
         subcommands = {InfoCommand.class, SnapshotCommand.class, DiffCommand.class, ExportCommand.class, CheckCommand.class,
             MountCommand.class, UmountCommand.class},
-        footer = {"", "Exit status: 0 on success, 1 if the command failed, 2 for a usage error."})
+        exitCodeListHeading = "%nExit status%n",
+        exitCodeList = {"0:success", "1:the command failed (one line on standard error names the image and the problem)",
+            "2:a usage error"})
 public final class Main implements Callable<Integer> {
     private final Streams streams;
 
@@ -51,6 +58,11 @@ public final class Main implements Callable<Integer> {
         this.streams = streams;
     }
 
+    /** For picocli's generators (man pages, bash completion), which build the model from the class. */
+    private Main() {
+        this(new Streams(System.out, System.err, false));
+    }
+
     Streams streams() {
         return streams;
     }
@@ -59,7 +71,10 @@ public final class Main implements Callable<Integer> {
         return debug;
     }
 
-    /** The first argument that is not an option: the subcommand, if any. */
+    /**
+     * The first argument that is not an option: the subcommand, if any (for mount.fuse's call,
+     * {@code qsnapfs IMAGE_DIR MOUNTPOINT -o ...}, the image directory: a mount, not one-shot).
+     */
     private static String firstWord(String[] args) {
         for (String a : args) {
             if (!a.startsWith("-")) {
@@ -87,7 +102,7 @@ public final class Main implements Callable<Integer> {
         cl.setErr(new PrintWriter(new OutputStreamWriter(streams.err(), StandardCharsets.UTF_8), true));
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setExecutionExceptionHandler(new ErrorReporter(main));
-        int status = cl.execute(args);
+        int status = cl.execute(MountHelperCall.asCommand(args, cl.getSubcommands().keySet()));
         cl.getOut().flush();
         cl.getErr().flush();
         streams.out().flush();

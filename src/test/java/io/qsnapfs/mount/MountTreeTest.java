@@ -171,7 +171,7 @@ class MountTreeTest {
         RequestLog log = new RequestLog(l -> { });
         log.add("create web01.qcow2 nightly: ok");
         String text = new String(log.text(), StandardCharsets.UTF_8);
-        assertTrue(text.matches("\\d{4}-\\d\\d-\\d\\dT.* create web01.qcow2 nightly: ok\n"), text);
+        assertTrue(text.matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z create web01.qcow2 nightly: ok\n"), text);
         assertNull(SnapshotNames.fileName(new byte[0]));
         assertNull(SnapshotNames.fileName(new byte[] {(byte) 0xff}));
         assertNotNull(SnapshotNames.fileName("x".repeat(251).getBytes(StandardCharsets.UTF_8)));
