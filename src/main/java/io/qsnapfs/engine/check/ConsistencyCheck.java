@@ -45,6 +45,9 @@ import java.util.List;
  * corrupt subcluster bitmaps, misplaced refcount blocks, incomplete v3 snapshot entries) are
  * corruptions too.
  *
+ * <p>The walk of one snapshot's tables also serves {@link ExclusiveClusters} ({@link
+ * #countSnapshot}), so that what deleting a snapshot frees is counted exactly as the check counts.
+ *
  * <p>Memory: one byte per host cluster for the rebuilt counts (plus a page of longs for each
  * 4096 clusters holding one with a count above 254), one cluster buffer, one L1 table at a time
  * and a small cache of refcount blocks. An image needing more than half of the JVM's heap is
@@ -84,6 +87,8 @@ public final class ConsistencyCheck {
     private final ByteBuffer l2Bytes;
 
     private ClusterTally tally;
+    /** Where {@link #reference} counts: the tally, or the count of one snapshot's references. */
+    private ReferenceCounter counter;
     private long snapshotTableSize;
     private boolean storedUnreadable;
     private long checkErrors;
@@ -140,6 +145,7 @@ public final class ConsistencyCheck {
                         + " MiB of memory, more than this check may use (" + (budget >> 20) + " MiB)");
             }
             tally = new ClusterTally(nbClusters);
+            counter = tally;
             List<SnapshotEntry> snapshots = readSnapshots();
             Refcounts refcounts = Refcounts.loadForCheck(file, header);
 
@@ -190,24 +196,46 @@ public final class ConsistencyCheck {
         if (dataFile && !snapshots.isEmpty()) {
             corruption("ERROR " + snapshots.size() + " snapshots in image with data file");
         }
-        for (int i = 0; i < snapshots.size(); i++) {
-            SnapshotEntry sn = snapshots.get(i);
-            long l1Size = Integer.toUnsignedLong(sn.l1Size());
-            if ((sn.l1TableOffset() & (clusterSize - 1)) != 0) {
-                corruption("ERROR snapshot " + sn.idString() + " (" + sn.nameString() + ") l1_offset="
-                        + hexPrefixed(sn.l1TableOffset())
-                        + ": L1 table is not cluster aligned; snapshot table entry corrupted");
-                continue;
-            }
-            if (l1Size > MAX_L1_ENTRIES) {
-                corruption("ERROR snapshot " + sn.idString() + " (" + sn.nameString() + ") l1_size="
-                        + hexPrefixed(l1Size) + ": L1 table is too large; snapshot table entry corrupted");
-                continue;
-            }
-            checkL1(sn.l1TableOffset(), sn.l1Size(), false);
+        for (SnapshotEntry sn : snapshots) {
+            checkSnapshot(sn);
         }
         // The table's size: its entries, each padded to 8 bytes except the last.
         reference(header.snapshotsOffset(), snapshotTableSize);
+    }
+
+    /** Counts a snapshot's L1 table, its L2 tables and their clusters (the VM state's among them). */
+    private void checkSnapshot(SnapshotEntry sn) {
+        long l1Size = Integer.toUnsignedLong(sn.l1Size());
+        if ((sn.l1TableOffset() & (clusterSize - 1)) != 0) {
+            corruption("ERROR snapshot " + sn.idString() + " (" + sn.nameString() + ") l1_offset="
+                    + hexPrefixed(sn.l1TableOffset())
+                    + ": L1 table is not cluster aligned; snapshot table entry corrupted");
+            return;
+        }
+        if (l1Size > MAX_L1_ENTRIES) {
+            corruption("ERROR snapshot " + sn.idString() + " (" + sn.nameString() + ") l1_size="
+                    + hexPrefixed(l1Size) + ": L1 table is too large; snapshot table entry corrupted");
+            return;
+        }
+        checkL1(sn.l1TableOffset(), sn.l1Size(), false);
+    }
+
+    /**
+     * Counts into {@code into} the references the tables of {@code snapshot} make, exactly as the
+     * check counts them: each cluster of its L1 table, the L2 table of each L1 entry, and in each
+     * L2 table each data cluster and every host cluster a compressed entry's range touches, one
+     * per pointer. Reads {@code file} as the check does, whose length is {@code fileLength}.
+     *
+     * @return the corruptions the check would report along the way (at most {@link #MAX_MESSAGES});
+     *         empty when these tables are sound
+     * @throws ImageException IO on a read error
+     */
+    static List<String> countSnapshot(ImageFile file, QcowHeader header, long fileLength, SnapshotEntry snapshot,
+            ReferenceCounter into) {
+        ConsistencyCheck walk = new ConsistencyCheck(file.path().toString(), file.name(), file, header, fileLength);
+        walk.counter = into;
+        walk.checkSnapshot(snapshot);
+        return walk.corruptions == 0 ? List.of() : List.copyOf(walk.messages);
     }
 
     private static long rawLength(SnapshotEntry sn) {
@@ -502,7 +530,7 @@ public final class ConsistencyCheck {
         long first = offset >>> clusterBits;
         long last = (offset + size - 1) >>> clusterBits;
         for (long k = first; k <= last; k++) {
-            if (!tally.increment(k, refcountMax)) {
+            if (!counter.increment(k, refcountMax)) {
                 corruption("ERROR: overflow cluster offset=0x" + hex(k << clusterBits));
             }
         }
