@@ -5,7 +5,6 @@ import io.qsnapfs.engine.check.ExclusiveClusters;
 import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.format.SnapshotEntry;
 import java.math.BigInteger;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -53,7 +52,7 @@ record SnapshotFacts(String id, String name, Number vmStateSize, long diskSize, 
             Long bytes = counter == null ? null : exclusiveBytes(counter, s, exclusive);
             out.add(new SnapshotFacts(s.idString(), s.nameString(), unsigned(s.vmStateSize()),
                     image.snapshotDiskSize(s), s.hasDiskSize(),
-                    Instant.ofEpochSecond(s.dateSec(), s.dateNsec() < 1_000_000_000L ? s.dateNsec() : 0).toString(),
+                    s.date().toString(),
                     s.dateSec(), s.dateNsec(), unsigned(s.vmClockNsec()), s.icount() == -1 ? null : s.icount(),
                     s.l1TableOffset(), Integer.toUnsignedLong(s.l1Size()), s.extraData().length, bytes));
         }
