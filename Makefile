@@ -1,7 +1,7 @@
 # qsnapfs — see README.md. `make setup` once on a fresh Debian machine, then `make test`.
 
 MVN ?= mvn -B -ntp
-APT_PACKAGES = qemu-utils fuse3 libfuse2 fio bc e2fsprogs util-linux python3 libnbd-bin qemu-system-common openjdk-17-jdk-headless maven
+APT_PACKAGES = qemu-utils fuse3 libfuse2 fio bc e2fsprogs util-linux python3 libnbd-bin qemu-system-common qemu-system-x86 attr openjdk-17-jdk-headless maven
 
 .PHONY: setup deps build test unit-test native-test bench clean
 
