@@ -13,6 +13,7 @@ import io.qsnapfs.format.RefcountTable;
 import io.qsnapfs.format.SnapshotEntry;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.LongBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -62,6 +63,19 @@ public final class ConsistencyCheck {
     /** QEMU's limit on L1 entries (32 MiB of table). */
     private static final long MAX_L1_ENTRIES = QcowHeader.MAX_L1_BYTES / 8;
 
+    /**
+     * How far a check has got: bytes of metadata read (L2 tables, the active ones twice, and the
+     * refcount blocks compared) of those it will read, which it counts before it starts.
+     */
+    @FunctionalInterface
+    public interface Progress {
+        void checked(long done, long total);
+
+        /** A progress that ignores every report (nothing is counted in advance for it). */
+        Progress NONE = (done, total) -> {
+        };
+    }
+
     /** Thrown inside the check when it cannot go on; becomes an incomplete result. */
     private static final class Abort extends RuntimeException {
         private static final long serialVersionUID = 1L;
@@ -87,6 +101,11 @@ public final class ConsistencyCheck {
     private final ByteBuffer l2Bytes;
 
     private ClusterTally tally;
+    private Progress progress = Progress.NONE;
+    /** Metadata clusters the check reads in all, has read, and had read at the last report. */
+    private long workTotal;
+    private long workDone;
+    private long workReported;
     /** Where {@link #reference} counts: the tally, or the count of one snapshot's references. */
     private ReferenceCounter counter;
     private long snapshotTableSize;
@@ -126,8 +145,16 @@ public final class ConsistencyCheck {
      *         that breaks the spec, encryption, unknown incompatible features)
      */
     public static CheckResult run(Path path) {
+        return run(path, Progress.NONE);
+    }
+
+    /** {@link #run(Path)}, telling {@code progress} how far it has got. */
+    public static CheckResult run(Path path, Progress progress) {
         try (ImageFile file = ImageFile.openReadOnly(path)) {
-            return new ConsistencyCheck(path.toString(), file.name(), file, file.readHeader(), file.length()).check();
+            ConsistencyCheck check = new ConsistencyCheck(path.toString(), file.name(), file, file.readHeader(),
+                    file.length());
+            check.progress = progress;
+            return check.check();
         }
     }
 
@@ -148,6 +175,9 @@ public final class ConsistencyCheck {
             counter = tally;
             List<SnapshotEntry> snapshots = readSnapshots();
             Refcounts refcounts = Refcounts.loadForCheck(file, header);
+            if (progress != Progress.NONE) {
+                workTotal = plannedWork(snapshots, nbClusters, refcounts.blockBits());
+            }
 
             reference(0, clusterSize);
             long[] activeL1 = checkL1(header.l1TableOffset(), header.l1Size(), true);
@@ -158,6 +188,7 @@ public final class ConsistencyCheck {
             compare(refcounts);
             checkCopied(refcounts, activeL1);
             imageEnd = (highestCluster + 1) * clusterSize;
+            report(workTotal);
         } catch (Abort a) {
             failure = a.getMessage();
         } catch (ImageException e) {
@@ -267,6 +298,7 @@ public final class ConsistencyCheck {
                 corruption("ERROR l2_offset=" + hex(l2Offset) + ": Table is not cluster aligned; L1 entry corrupted");
             }
             checkL2(l2Offset, active);
+            advance();
         }
         return l1;
     }
@@ -424,6 +456,7 @@ public final class ConsistencyCheck {
         for (long first = 0; first < clusters; first += 1L << blockBits) {
             long tableIndex = first >>> blockBits;
             long end = Math.min(clusters, first + (1L << blockBits));
+            advance();
             byte[] block = null;
             boolean unreadable = false;
             if (tableIndex < refcounts.tableSize()) {
@@ -476,6 +509,7 @@ public final class ConsistencyCheck {
                         + " refcount=" + Long.toUnsignedString(refcount));
             }
             readL2(l2Offset);
+            advance();
             for (int j = 0; j < l2Entries; j++) {
                 long entry = l2[j * entryWords];
                 L2Entry.Kind type = L2Entry.kind(entry, subclusters, dataFile);
@@ -508,6 +542,58 @@ public final class ConsistencyCheck {
                 return 0;
             }
             throw e;
+        }
+    }
+
+    // ---- progress -------------------------------------------------------------------------
+
+    /**
+     * The metadata clusters the check will read: the L2 table of every L1 entry of the active
+     * table (twice: the references, then the COPIED flags) and of every snapshot's, and a refcount
+     * block for each block's worth of the file's clusters. The L1 tables are read a cluster at a
+     * time for this, never whole.
+     */
+    private long plannedWork(List<SnapshotEntry> snapshots, long nbClusters, int blockBits) {
+        long work = 2 * l2Tables(header.l1TableOffset(), header.l1Size());
+        for (SnapshotEntry sn : snapshots) {
+            if ((sn.l1TableOffset() & (clusterSize - 1)) == 0 && Integer.toUnsignedLong(sn.l1Size()) <= MAX_L1_ENTRIES) {
+                work += l2Tables(sn.l1TableOffset(), sn.l1Size());
+            }
+        }
+        return work + ceilDiv(nbClusters, 1L << blockBits);
+    }
+
+    /** The entries of the L1 table at {@code offset} that name an L2 table. */
+    private long l2Tables(long offset, int size) {
+        long count = Integer.toUnsignedLong(size);
+        long tables = 0;
+        for (long i = 0; i < count; i += l2.length) {
+            int n = (int) Math.min(l2.length, count - i);
+            LongBuffer entries = readInto(offset + i * 8, n * 8, "L1 table at " + hexPrefixed(offset)).asLongBuffer();
+            for (int j = 0; j < n; j++) {
+                if (entries.get(j) != 0) {
+                    tables++;
+                }
+            }
+        }
+        return tables;
+    }
+
+    /** One more metadata cluster read; reported every thousandth of the work. */
+    private void advance() {
+        if (progress == Progress.NONE) {
+            return;
+        }
+        workDone++;
+        if (workDone - workReported >= Math.max(1, workTotal / 1000)) {
+            report(workDone);
+        }
+    }
+
+    private void report(long done) {
+        if (progress != Progress.NONE) {
+            workReported = done;
+            progress.checked(Math.min(done, workTotal) * clusterSize, workTotal * clusterSize);
         }
     }
 
