@@ -46,7 +46,8 @@ record SnapshotFacts(String id, String name, Number vmStateSize, long diskSize, 
 
     /** The facts of every snapshot of {@code image}, in table order. */
     static List<SnapshotFacts> of(QcowImage image, Exclusive exclusive) {
-        ExclusiveClusters counter = exclusive == Exclusive.NONE ? null : counter(image, exclusive);
+        ExclusiveClusters counter = exclusive == Exclusive.NONE || image.snapshots().isEmpty() ? null
+                : counter(image, exclusive);
         List<SnapshotFacts> out = new ArrayList<>();
         for (SnapshotEntry s : image.snapshots()) {
             Long bytes = counter == null ? null : exclusiveBytes(counter, s, exclusive);
