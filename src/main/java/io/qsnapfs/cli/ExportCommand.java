@@ -168,7 +168,7 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
             throw new CliException(source.describe() + ": refusing to write " + (vmState ? "a VM state" : "a raw disk")
                     + " to a terminal; name an output file or redirect standard output");
         }
-        try (ExportProgress progress = ExportProgress.start(streams(), "export", source.size(), quiet)) {
+        try (TerminalProgress progress = TerminalProgress.start(streams(), "export", source.size(), quiet)) {
             exporter.toChannel(Channels.newChannel(streams().out()), progress);
             streams().out().flush();
         } catch (IOException e) {
@@ -180,7 +180,7 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
     private void toFile(QcowImage img, Exporter exporter, BlockSource source, Path target) throws IOException {
         refuseImageFiles(img, target);
         boolean existed = Files.exists(target);
-        try (ExportProgress progress = ExportProgress.start(streams(), target.getFileName().toString(),
+        try (TerminalProgress progress = TerminalProgress.start(streams(), target.getFileName().toString(),
                 source.size(), quiet)) {
             exporter.toFile(target, progress);
         } catch (IOException | RuntimeException e) {
@@ -216,7 +216,7 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
             throw new CliException(out + ": is " + length + " bytes, but " + from.describe() + " is " + from.size()
                     + " bytes; it cannot be a raw copy of it (nothing written)");
         }
-        try (ExportProgress progress = ExportProgress.start(streams(), target.getFileName().toString(), 0, quiet)) {
+        try (TerminalProgress progress = TerminalProgress.start(streams(), target.getFileName().toString(), 0, quiet)) {
             exporter.update(target, sink -> Diff.changes(from, to, sink), progress);
         } catch (IOException e) {
             if (e instanceof FileSystemException fse && fse.getFile() != null) {
@@ -248,7 +248,7 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
         String backingType = from == null ? null : checkBacking(from, target);
         int clusterBits = img.header().clusterBits();
         boolean existed = Files.exists(target);
-        try (ExportProgress progress = ExportProgress.start(streams(), target.getFileName().toString(), to.size(),
+        try (TerminalProgress progress = TerminalProgress.start(streams(), target.getFileName().toString(), to.size(),
                 quiet)) {
             if (from == null) {
                 QcowExport.standalone(to, clusterBits, target, progress);

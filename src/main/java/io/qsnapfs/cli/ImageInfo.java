@@ -6,10 +6,7 @@ import io.qsnapfs.format.Features;
 import io.qsnapfs.format.HeaderExtension;
 import io.qsnapfs.format.Hex;
 import io.qsnapfs.format.QcowHeader;
-import io.qsnapfs.format.SnapshotEntry;
-import java.math.BigInteger;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -49,21 +46,9 @@ import java.util.List;
  *   "header_extensions": [
  *       {"type": "0xe2792aca", "name": "backing format", "known": true, "offset": 112, "length": 5}
  *   ],
- *   "snapshots": [{
- *       "id": "1", "name": "nightly",   stored bytes read as UTF-8 (invalid bytes become U+FFFD)
- *       "vm_state_size": 0,
- *       "disk_size": 10737418240,       the snapshot's disk size (the image's size if not recorded)
- *       "disk_size_recorded": true,     false for entries without that extra data (old v2 images)
- *       "date": "2024-05-01T12:00:00Z", UTC, from date_sec (and date_nsec, below)
- *       "date_sec": 1714564800, "date_nsec": 0,
- *       "vm_clock_nsec": 0,
- *       "icount": null,                 null when unknown (-1 or not recorded)
- *       "l1_table_offset": 327680, "l1_size": 20, "extra_data_size": 24
- *   }]
+ *   "snapshots": [...]                  each as {@link SnapshotFacts} documents, exclusive_bytes included
  * }
  * </pre>
- *
- * Unsigned 64-bit fields (vm_state_size, vm_clock_nsec) are written as exact unsigned numbers.
  */
 record ImageInfo(
         String file,
@@ -87,7 +72,7 @@ record ImageInfo(
         Backing backing,
         DataFile dataFile,
         List<Extension> headerExtensions,
-        List<Snapshot> snapshots) {
+        List<SnapshotFacts> snapshots) {
 
     /** A feature field: its value and the name of each set bit. */
     record FeatureSet(long value, List<FeatureNames.Bit> bits) {
@@ -105,28 +90,17 @@ record ImageInfo(
     record Extension(String type, String name, boolean known, long offset, int length) {
     }
 
-    /** One snapshot table entry. */
-    record Snapshot(String id, String name, Number vmStateSize, long diskSize, boolean diskSizeRecorded,
-            String date, long dateSec, long dateNsec, Number vmClockNsec, Long icount, long l1TableOffset,
-            long l1Size, int extraDataSize) {
-    }
-
-    /** Gathers the facts of an open image; {@code given} is the path as the user wrote it. */
-    static ImageInfo of(Path given, QcowImage image) {
+    /**
+     * Gathers the facts of an open image; {@code given} is the path as the user wrote it,
+     * {@code exclusive} says whether the snapshots' exclusive bytes are counted.
+     */
+    static ImageInfo of(Path given, QcowImage image, SnapshotFacts.Exclusive exclusive) {
         QcowHeader h = image.header();
         List<Extension> extensions = new ArrayList<>();
         for (HeaderExtension e : h.extensions()) {
             boolean known = isKnown(e.type());
             extensions.add(new Extension(Hex.of(e.type() & 0xffffffffL), known ? e.typeName() : "unknown", known,
                     e.offset(), e.data().length));
-        }
-        List<Snapshot> snapshots = new ArrayList<>();
-        for (SnapshotEntry s : image.snapshots()) {
-            snapshots.add(new Snapshot(s.idString(), s.nameString(), unsigned(s.vmStateSize()),
-                    image.snapshotDiskSize(s), s.hasDiskSize(),
-                    Instant.ofEpochSecond(s.dateSec(), s.dateNsec() < 1_000_000_000L ? s.dateNsec() : 0).toString(),
-                    s.dateSec(), s.dateNsec(), unsigned(s.vmClockNsec()), s.icount() == -1 ? null : s.icount(),
-                    s.l1TableOffset(), Integer.toUnsignedLong(s.l1Size()), s.extraData().length));
         }
         String dataFileName = h.dataFileName();
         DataFile dataFile = dataFileName == null ? null
@@ -138,7 +112,7 @@ record ImageInfo(
                 features(h, FeatureNames.INCOMPATIBLE, h.incompatibleFeatures()),
                 features(h, FeatureNames.COMPATIBLE, h.compatibleFeatures()),
                 features(h, FeatureNames.AUTOCLEAR, h.autoclearFeatures()),
-                backing(image), dataFile, extensions, snapshots);
+                backing(image), dataFile, extensions, SnapshotFacts.of(image, exclusive));
     }
 
     private static boolean isKnown(int type) {
@@ -162,9 +136,5 @@ record ImageInfo(
         Backing next = b.image() == null ? null : backing(b.image());
         return new Backing(h.backingFileName(), b.format(), h.backingFormat(), b.path().toAbsolutePath().toString(),
                 next);
-    }
-
-    private static Number unsigned(long v) {
-        return v >= 0 ? (Number) v : new BigInteger(Long.toUnsignedString(v));
     }
 }

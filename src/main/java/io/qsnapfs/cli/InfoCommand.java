@@ -1,8 +1,5 @@
 package io.qsnapfs.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.PropertyNamingStrategies;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.qsnapfs.engine.read.QcowImage;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -15,7 +12,8 @@ import picocli.CommandLine.Parameters;
 /**
  * {@code qsnapfs info IMAGE [--output human|json]}: header facts, features, backing chain, data
  * file, header extensions and snapshots of an image. The JSON layout is documented on
- * {@link ImageInfo}.
+ * {@link ImageInfo}; its snapshots carry their exclusive bytes (null for a snapshot whose tables
+ * are corrupt: {@code check} says why), which takes a walk of each snapshot's tables.
  */
 @Command(name = "info", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "Show the format facts and the snapshots of IMAGE.")
@@ -30,16 +28,12 @@ final class InfoCommand extends CommandBase implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         try (QcowImage img = QcowImage.open(image)) {
-            ImageInfo info = ImageInfo.of(image, img);
             if (output == OutputFormat.json) {
-                // Made here, not in a static field: picocli instantiates every command on every run,
-                // and Jackson's setup would slow down the commands that do not print JSON.
-                ObjectMapper json = new ObjectMapper()
-                        .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
-                        .enable(SerializationFeature.INDENT_OUTPUT);
-                streams().out().write(json.writeValueAsBytes(info));
-                streams().out().print("\n");
+                // exclusive bytes: info shows damaged images too, so a snapshot whose tables cannot
+                // be counted gets null rather than failing the command
+                JsonOutput.write(streams().out(), ImageInfo.of(image, img, SnapshotFacts.Exclusive.WHERE_COUNTABLE));
             } else {
+                ImageInfo info = ImageInfo.of(image, img, SnapshotFacts.Exclusive.NONE);
                 InfoText.write(streams().out(), info, img.snapshots(), TimeZone.getDefault().toZoneId());
             }
         }

@@ -12,7 +12,8 @@ import java.util.List;
 
 /**
  * The snapshot table as QEMU's tools print it ({@code qemu-img snapshot -l}, {@code qemu-img info}):
- * fixed-width columns ID, TAG, VM SIZE, DATE, VM CLOCK, ICOUNT.
+ * fixed-width columns ID, TAG, VM SIZE, DATE, VM CLOCK, ICOUNT; {@code snapshot list --exclusive}
+ * adds EXCLUSIVE after them.
  *
  * <p>Widths count bytes, not characters, as C's printf does: a UTF-8 name takes as many columns as
  * it has bytes. IDs and names go out as the bytes stored in the image, cut at the first NUL and at
@@ -24,6 +25,9 @@ final class SnapshotTableFormat {
     /** Longest name QEMU keeps when it lists snapshots (256 bytes with the NUL). */
     static final int MAX_NAME_BYTES = 255;
 
+    /** The EXCLUSIVE column, right-aligned like qemu-img's numeric ones: a space, then 9 bytes. */
+    private static final int EXCLUSIVE_WIDTH = 10;
+
     private static final DateTimeFormatter DATE = DateTimeFormatter.ofPattern("uuuu-MM-dd HH:mm:ss");
 
     private SnapshotTableFormat() {
@@ -34,22 +38,41 @@ final class SnapshotTableFormat {
      * snapshots, else "Snapshot list:", the heading and one line per snapshot in table order.
      */
     static void listing(PrintStream out, List<SnapshotEntry> snapshots, ZoneId zone) {
+        listing(out, snapshots, zone, null);
+    }
+
+    /**
+     * {@link #listing(PrintStream, List, ZoneId)} with a column EXCLUSIVE after qemu-img's: the
+     * bytes deleting each snapshot would free ({@code exclusive}, in table order; null: no column),
+     * in qemu-img's size format.
+     */
+    static void listing(PrintStream out, List<SnapshotEntry> snapshots, ZoneId zone, List<Long> exclusive) {
         if (snapshots.isEmpty()) {
             return;
         }
         out.print("Snapshot list:\n");
-        table(out, snapshots, zone);
+        table(out, snapshots, zone, exclusive);
     }
 
     /** The heading and the rows, without the "Snapshot list:" title. */
     static void table(PrintStream out, List<SnapshotEntry> snapshots, ZoneId zone) {
+        table(out, snapshots, zone, null);
+    }
+
+    private static void table(PrintStream out, List<SnapshotEntry> snapshots, ZoneId zone, List<Long> exclusive) {
         ByteArrayOutputStream line = new ByteArrayOutputStream(160);
         heading(line);
+        if (exclusive != null) {
+            right(line, ascii("EXCLUSIVE"), EXCLUSIVE_WIDTH);
+        }
         line.write('\n');
         out.write(line.toByteArray(), 0, line.size());
-        for (SnapshotEntry s : snapshots) {
+        for (int i = 0; i < snapshots.size(); i++) {
             line.reset();
-            row(line, s, zone);
+            row(line, snapshots.get(i), zone);
+            if (exclusive != null) {
+                right(line, ascii(QemuSize.of(exclusive.get(i))), EXCLUSIVE_WIDTH);
+            }
             line.write('\n');
             out.write(line.toByteArray(), 0, line.size());
         }

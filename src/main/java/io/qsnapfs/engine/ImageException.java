@@ -31,7 +31,9 @@ public class ImageException extends RuntimeException {
         /** A path names a file where a directory was expected. */
         NOT_DIRECTORY,
         /** A path names a directory where a file was expected. */
-        IS_DIRECTORY
+        IS_DIRECTORY,
+        /** A file has no extended attribute of the name asked for. */
+        NO_ATTRIBUTE
     }
 
     private final Kind kind;

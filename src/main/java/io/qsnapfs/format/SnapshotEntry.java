@@ -3,6 +3,7 @@ package io.qsnapfs.format;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import java.util.Arrays;
 
 /**
@@ -88,6 +89,14 @@ public record SnapshotEntry(
 
     public boolean hasName(byte[] other) {
         return Arrays.equals(name, other);
+    }
+
+    /**
+     * When the snapshot was taken: date_sec and date_nsec (a date_nsec of a second or more, which
+     * QEMU never writes, counts as 0).
+     */
+    public Instant date() {
+        return Instant.ofEpochSecond(dateSec, dateNsec < 1_000_000_000L ? dateNsec : 0);
     }
 
     public boolean hasDiskSize() {

@@ -5,6 +5,8 @@ import io.qsnapfs.mount.Attributes;
 import io.qsnapfs.mount.MountTree;
 import io.qsnapfs.mount.Node;
 import io.qsnapfs.mount.OpenFile;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.util.Map;
@@ -337,11 +339,47 @@ public final class QsnapFuse extends FuseStubFS {
         });
     }
 
+    /** A snapshot file's facts ({@link MountTree#xattr}); ENODATA for a name a file does not have. */
+    @Override
+    public int getxattr(String path, String name, Pointer value, long size) {
+        return call("getxattr", path, () -> xattrReply(tree.xattr(tree.resolve(path), name), value, size));
+    }
+
+    /** The names of a node's extended attributes, each ended by a NUL byte. */
+    @Override
+    public int listxattr(String path, Pointer list, long size) {
+        return call("listxattr", path, () -> {
+            ByteArrayOutputStream names = new ByteArrayOutputStream();
+            for (String name : tree.xattrNames(tree.resolve(path))) {
+                names.writeBytes(name.getBytes(StandardCharsets.UTF_8));
+                names.write(0);
+            }
+            return xattrReply(names.toByteArray(), list, size);
+        });
+    }
+
+    /**
+     * The reply of getxattr and listxattr: with {@code size} 0 the caller asks how many bytes it
+     * needs; a smaller buffer than that is ERANGE; else the bytes and their number.
+     */
+    private static int xattrReply(byte[] bytes, Pointer buffer, long size) {
+        if (size == 0) {
+            return bytes.length;
+        }
+        if (size < bytes.length) {
+            return -ErrorCodes.ERANGE();
+        }
+        buffer.put(0, bytes, 0, bytes.length);
+        return bytes.length;
+    }
+
+    /** Extended attributes cannot be set anywhere: EROFS, as for every other change of the tree. */
     @Override
     public int setxattr(String path, String name, Pointer value, long size, int flags) {
         return refuse("setxattr", path);
     }
 
+    /** Nor removed. */
     @Override
     public int removexattr(String path, String name) {
         return refuse("removexattr", path);

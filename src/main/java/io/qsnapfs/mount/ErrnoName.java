@@ -20,6 +20,7 @@ public final class ErrnoName {
             case INVALID_ARGUMENT -> "EINVAL";
             case NOT_DIRECTORY -> "ENOTDIR";
             case IS_DIRECTORY -> "EISDIR";
+            case NO_ATTRIBUTE -> "ENODATA";
             case CORRUPT, UNSUPPORTED, IO -> "EIO";
         };
     }

@@ -1,5 +1,7 @@
 package io.qsnapfs.mount;
 
+import io.qsnapfs.engine.ImageException;
+import io.qsnapfs.engine.check.ExclusiveClusters;
 import io.qsnapfs.engine.read.QcowImage;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.io.PositionalFile;
@@ -11,6 +13,7 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -21,6 +24,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * lets go.
  */
 public final class ImageHandle {
+    /** Held while exclusive bytes are counted: one count at a time in the mount. */
+    private static final Object COUNTING = new Object();
     /** Fingerprint bytes read from the start of the file: the header and its extensions. */
     private static final int HEADER_FINGERPRINT = 64 * 1024;
 
@@ -31,6 +36,8 @@ public final class ImageHandle {
     private final Map<String, SnapshotEntry> byId;
     private final Map<String, SnapshotEntry> vmStates;
     private final AtomicInteger references = new AtomicInteger(1);
+    /** Exclusive bytes of the snapshots asked about so far, counted in this state of the image. */
+    private final Map<SnapshotEntry, Long> exclusive = new ConcurrentHashMap<>();
     volatile FileState state;
     volatile long checkedNanos;
 
@@ -131,6 +138,42 @@ public final class ImageHandle {
      */
     public Map<String, SnapshotEntry> vmStates() {
         return vmStates;
+    }
+
+    /**
+     * The bytes deleting {@code snapshot} alone would free ({@link ExclusiveClusters}), counted the
+     * first time they are asked for and then kept as long as this handle serves the image: a new
+     * handle comes with every change of the header or the snapshot table, not with a running VM's
+     * data writes, which can only make a snapshot's exclusive clusters more (as the VM overwrites
+     * clusters it shares) until the next such change. One count runs at a time in the whole mount,
+     * so their memory (a window of references each) stays bounded however many are asked for.
+     *
+     * @throws ImageException BUSY when the handle was closed meanwhile (the image changed);
+     *         NOT_FOUND when the snapshot is gone from the file; CORRUPT when its tables cannot be
+     *         counted; IO
+     */
+    public long exclusiveBytes(SnapshotEntry snapshot) {
+        Long known = exclusive.get(snapshot);
+        if (known != null) {
+            return known;
+        }
+        synchronized (COUNTING) {
+            known = exclusive.get(snapshot);
+            if (known != null) {
+                return known;
+            }
+            if (!retain()) {
+                throw new ImageException(ImageException.Kind.BUSY, name + ": the image changed while snapshot "
+                        + snapshot.idString() + " was to be counted; try again");
+            }
+            try {
+                long bytes = ExclusiveClusters.of(image.imageFile()).bytes(snapshot);
+                exclusive.put(snapshot, bytes);
+                return bytes;
+            } finally {
+                release();
+            }
+        }
     }
 
     /** Takes a reference; false when the handle is already closed. */

@@ -29,6 +29,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * snapshot's own tables like its disk ({@link SnapshotOpenFile}), and counts as an open file of
  * that snapshot for the requests.
  *
+ * <p>Snapshot files carry the snapshot's facts as extended attributes ({@link SnapshotXattrs});
+ * nothing else has any.
+ *
  * <p>A request is made by creating a file in a request directory ({@link #create}, {@link #mknod}),
  * or by opening a name there for writing ({@code touch} of a name the kernel still knows from a
  * moment ago). It runs before the call returns. On success the name exists for a moment as an
@@ -203,6 +206,27 @@ public final class MountTree {
 
     private static long imageMtime(ImageHandle h) {
         return h.state.mtime().toMillis() / 1000;
+    }
+
+    /**
+     * The names of the extended attributes of a node: a snapshot file's facts ({@link
+     * SnapshotXattrs}); none elsewhere.
+     */
+    public List<String> xattrNames(Node node) {
+        return node instanceof Node.SnapshotFile f ? SnapshotXattrs.names(f.snapshot()) : List.of();
+    }
+
+    /**
+     * The value of extended attribute {@code name} of a node.
+     *
+     * @throws ImageException NO_ATTRIBUTE when the node has no such attribute (only snapshot files
+     *         have any); what counting a snapshot's exclusive bytes may throw
+     */
+    public byte[] xattr(Node node, String name) {
+        if (node instanceof Node.SnapshotFile f) {
+            return SnapshotXattrs.value(f.image(), f.snapshot(), name);
+        }
+        throw SnapshotXattrs.none(name);
     }
 
     /**

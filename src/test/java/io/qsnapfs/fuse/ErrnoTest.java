@@ -23,6 +23,7 @@ class ErrnoTest {
                 Map.entry(Kind.INVALID_ARGUMENT, ErrorCodes.EINVAL()),
                 Map.entry(Kind.NOT_DIRECTORY, ErrorCodes.ENOTDIR()),
                 Map.entry(Kind.IS_DIRECTORY, ErrorCodes.EISDIR()),
+                Map.entry(Kind.NO_ATTRIBUTE, ErrorCodes.ENODATA()),
                 Map.entry(Kind.CORRUPT, ErrorCodes.EIO()),
                 Map.entry(Kind.UNSUPPORTED, ErrorCodes.EIO()),
                 Map.entry(Kind.IO, ErrorCodes.EIO()));

@@ -8,11 +8,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.qsnapfs.engine.ImageException;
+import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.testing.Qemu;
+import io.qsnapfs.testing.SnapshotEntryPoker;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -44,6 +47,58 @@ class MountTreeTest {
         assertThrows(ImageException.class, () -> t.resolve("/vm.qcow2/snapshots/dup.raw"));
         Node.SnapshotFile f = (Node.SnapshotFile) t.resolve("/vm.qcow2/by-id/4.raw");
         assertEquals("..", f.snapshot().nameString());
+    }
+
+    private static String text(byte[] b) {
+        return new String(b, StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void snapshotFilesCarryTheirFactsAsExtendedAttributes() {
+        Path img = Qemu.create(dir.resolve("vm.qcow2"), "4M", "");
+        Qemu.io(img, "write -P 1 0 1M");
+        Qemu.snapshot(img, "s");
+        Qemu.snapshot(img, "t");
+        Qemu.resize(img, "8M");
+        Qemu.io(img, "write -P 2 0 1M");
+        SnapshotEntryPoker.of(img).icount(1, -1).vmClockNsec(0, -1L).vmStateSize(1, 12345);
+        MountTree t = tree(false);
+        Node s = t.resolve("/vm.qcow2/snapshots/s.raw");
+        assertEquals(List.of("user.qsnapfs.id", "user.qsnapfs.name", "user.qsnapfs.date", "user.qsnapfs.vm_clock",
+                "user.qsnapfs.vm_state_size", "user.qsnapfs.disk_size", "user.qsnapfs.icount",
+                "user.qsnapfs.exclusive_bytes"), t.xattrNames(s));
+        SnapshotEntry entry = ((Node.SnapshotFile) s).snapshot();
+        assertEquals("1", text(t.xattr(s, "user.qsnapfs.id")));
+        assertEquals("s", text(t.xattr(s, "user.qsnapfs.name")));
+        assertEquals(Instant.ofEpochSecond(entry.dateSec(), entry.dateNsec()).toString(),
+                text(t.xattr(s, "user.qsnapfs.date")));
+        assertEquals("18446744073709551615", text(t.xattr(s, "user.qsnapfs.vm_clock")));
+        assertEquals("0", text(t.xattr(s, "user.qsnapfs.vm_state_size")));
+        assertEquals(Long.toString(4 << 20), text(t.xattr(s, "user.qsnapfs.disk_size")));
+        assertEquals(Long.toString(entry.icount()), text(t.xattr(s, "user.qsnapfs.icount")));
+        // s and t share the clusters the active layer overwrote: each owns only its L1 table
+        assertEquals("65536", text(t.xattr(s, "user.qsnapfs.exclusive_bytes")));
+
+        Node byId = t.resolve("/vm.qcow2/by-id/2.raw");
+        assertFalse(t.xattrNames(byId).contains("user.qsnapfs.icount"), "unknown icount: no attribute");
+        assertEquals(ImageException.Kind.NO_ATTRIBUTE,
+                assertThrows(ImageException.class, () -> t.xattr(byId, "user.qsnapfs.icount")).kind());
+        assertEquals("12345", text(t.xattr(byId, "user.qsnapfs.vm_state_size")));
+        assertEquals("t", text(t.xattr(byId, "user.qsnapfs.name")));
+        for (String name : t.xattrNames(byId)) {
+            assertNotNull(t.xattr(byId, name), name);
+        }
+        for (String other : List.of("/", "/vm.qcow2", "/vm.qcow2/by-id", "/vm.qcow2/control/create",
+                "/vm.qcow2/control/log")) {
+            Node n = t.resolve(other);
+            assertEquals(List.of(), t.xattrNames(n), other);
+            assertEquals(ImageException.Kind.NO_ATTRIBUTE,
+                    assertThrows(ImageException.class, () -> t.xattr(n, "user.qsnapfs.id")).kind(), other);
+        }
+        assertEquals(ImageException.Kind.NO_ATTRIBUTE,
+                assertThrows(ImageException.class, () -> t.xattr(s, "user.other")).kind());
+        assertEquals(ImageException.Kind.NO_ATTRIBUTE,
+                assertThrows(ImageException.class, () -> t.xattr(s, "security.selinux")).kind());
     }
 
     @Test

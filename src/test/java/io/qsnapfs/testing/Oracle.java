@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -66,6 +67,37 @@ public final class Oracle {
         Qemu.Check c = Qemu.check(image);
         if (!c.clean()) {
             fail(what + ": " + c + "\n" + Qemu.checkText(image));
+        }
+    }
+
+    /**
+     * Asserts that deleting snapshot {@code name} (a name no other snapshot has) of {@code image}
+     * frees exactly {@code bytes}, judged by QEMU on a copy: {@code qemu-img snapshot -d NAME},
+     * and {@link TableWalk} counts the host clusters with a refcount before and after. The
+     * structures all snapshots share are taken out of both counts, since QEMU rewrites them: the
+     * snapshot table (written anew, the old one freed) and the refcount table and blocks (which
+     * the new table may need more of). The copy must be clean afterwards.
+     */
+    public static void assertDeletionFrees(Path image, String name, long bytes, Path scratch) {
+        Path copy = scratch.resolve("deleted-" + System.nanoTime() + "-" + image.getFileName());
+        try {
+            Files.copy(image, copy);
+            TableWalk before = TableWalk.of(copy);
+            long held = before.clustersInUse() - before.sharedMetadataClusters();
+            Qemu.deleteSnapshot(copy, name);
+            TableWalk after = TableWalk.of(copy);
+            long freed = held - (after.clustersInUse() - after.sharedMetadataClusters());
+            assertEquals(freed * before.clusterSize(), bytes, () -> image.getFileName() + ": deleting snapshot '"
+                    + name + "' freed " + freed + " clusters of " + before.clusterSize() + " bytes");
+            assertClean(copy, "after qemu-img snapshot -d " + name);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            try {
+                Files.deleteIfExists(copy);
+            } catch (IOException ignored) {
+                // in a JUnit temp dir, removed anyway
+            }
         }
     }
 

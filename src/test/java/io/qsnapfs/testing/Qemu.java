@@ -241,6 +241,17 @@ public final class Qemu {
         return out;
     }
 
+    /**
+     * Each snapshot as {@code qemu-img info --output=json} reports it, in table order: {@code id},
+     * {@code name}, {@code vm-state-size}, {@code date-sec}, {@code date-nsec}, {@code vm-clock-sec},
+     * {@code vm-clock-nsec} and {@code icount} (only when known).
+     */
+    public static List<JsonNode> snapshotInfo(Path image) {
+        List<JsonNode> out = new ArrayList<>();
+        info(image).path("snapshots").forEach(out::add);
+        return out;
+    }
+
     /** The names of the snapshots in table order (see {@link #snapshots}). */
     public static List<String> snapshotNames(Path image) {
         return snapshots(image).stream().map(Listed::name).toList();

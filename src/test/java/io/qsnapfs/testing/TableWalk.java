@@ -303,6 +303,53 @@ public class TableWalk {
         return RefcountBlock.get(b, header.refcountOrder(), refcountIndex(cluster));
     }
 
+    /**
+     * The number of host clusters whose stored refcount is not zero: the clusters the image holds,
+     * as its refcount table and blocks say (the refcount table read as the header sizes it).
+     */
+    public long clustersInUse() {
+        int entries = (int) RefcountTable.entries(Integer.toUnsignedLong(header.refcountTableClusters()), clusterBits);
+        ByteBuffer table = ByteBuffer.wrap(Poke.readBytes(image, header.refcountTableOffset(), entries * 8));
+        long perBlock = 1L << refcountBlockBits();
+        long inUse = 0;
+        for (int i = 0; i < entries; i++) {
+            long block = RefcountTable.blockOffset(table.getLong(i * 8));
+            if (block == 0) {
+                continue;
+            }
+            byte[] b = Poke.readBytes(image, block, (int) clusterSize());
+            for (int j = 0; j < perBlock; j++) {
+                if (RefcountBlock.get(b, header.refcountOrder(), j) != 0) {
+                    inUse++;
+                }
+            }
+        }
+        return inUse;
+    }
+
+    /**
+     * The clusters of the structures every snapshot shares, which a snapshot operation may rewrite
+     * or add to: the snapshot table (the host clusters its entries touch), the refcount table and
+     * the refcount blocks.
+     */
+    public long sharedMetadataClusters() {
+        long clusters = Integer.toUnsignedLong(header.refcountTableClusters());
+        int entries = (int) RefcountTable.entries(clusters, clusterBits);
+        ByteBuffer table = ByteBuffer.wrap(Poke.readBytes(image, header.refcountTableOffset(), entries * 8));
+        for (int i = 0; i < entries; i++) {
+            if (RefcountTable.blockOffset(table.getLong(i * 8)) != 0) {
+                clusters++;
+            }
+        }
+        int n = header.nbSnapshots();
+        if (n > 0) {
+            long start = header.snapshotsOffset();
+            long end = snapshotEntryOffset(n - 1) + snapshotEntryLength(n - 1);
+            clusters += ((end - 1) >>> clusterBits) - (start >>> clusterBits) + 1;
+        }
+        return clusters;
+    }
+
     /** The index of {@code cluster}'s refcount in its refcount block. */
     protected int refcountIndex(long cluster) {
         return (int) (cluster & ((1L << refcountBlockBits()) - 1));

@@ -7,10 +7,14 @@
  * <li>{@link io.qsnapfs.testing.Qemu} runs QEMU's tools, parses what they report and converts
  * snapshots to raw bytes: the reference.
  * <li>{@link io.qsnapfs.testing.Oracle} asserts that what the code under test reads (a
- * {@link io.qsnapfs.testing.Disk}) equals what QEMU reads, and that QEMU finds an image clean;
+ * {@link io.qsnapfs.testing.Disk}) equals what QEMU reads, that QEMU finds an image clean, and
+ * that deleting a snapshot with QEMU frees the bytes the code under test says it would;
  * {@link io.qsnapfs.testing.DiffOracle} that a diff of two disks misses no byte in which QEMU's
  * reads of them differ and reports no cluster that nothing touched.
- * <li>{@link io.qsnapfs.testing.TableWalk} finds qcow2 structures from the spec;
+ * <li>{@link io.qsnapfs.testing.Savevm} takes snapshots with a VM state: {@code savevm} in a
+ * {@code qemu-system-x86_64}.
+ * <li>{@link io.qsnapfs.testing.TableWalk} finds qcow2 structures from the spec and counts the
+ * clusters in use;
  * {@link io.qsnapfs.testing.MetadataPoker} and {@link io.qsnapfs.testing.SnapshotEntryPoker}
  * damage them on purpose, through {@link io.qsnapfs.testing.Poke} (raw fields of a file).
  * <li>{@link io.qsnapfs.testing.RandomHistory} builds an image with a seeded random history of

@@ -12,7 +12,7 @@ import java.util.Arrays;
  * per host cluster, and an image where every cluster is shared by hundreds of snapshots still
  * counts at array speed.
  */
-final class ClusterTally {
+final class ClusterTally implements ReferenceCounter {
     private static final int PAGE_BITS = 12;
     private static final int PAGE_MASK = (1 << PAGE_BITS) - 1;
     private static final int OVERFLOW = 255;
@@ -60,7 +60,8 @@ final class ClusterTally {
      * @param max the largest count the image's refcount width can hold (-1 = 2^64 - 1)
      * @return false, leaving the count unchanged, when it already is {@code max}
      */
-    boolean increment(long i, long max) {
+    @Override
+    public boolean increment(long i, long max) {
         if (i >= size) {
             grow(i + 1);
         }

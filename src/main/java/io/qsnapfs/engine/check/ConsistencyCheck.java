@@ -13,6 +13,7 @@ import io.qsnapfs.format.RefcountTable;
 import io.qsnapfs.format.SnapshotEntry;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.LongBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,6 +46,9 @@ import java.util.List;
  * corrupt subcluster bitmaps, misplaced refcount blocks, incomplete v3 snapshot entries) are
  * corruptions too.
  *
+ * <p>The walk of one snapshot's tables also serves {@link ExclusiveClusters} ({@link
+ * #countSnapshot}), so that what deleting a snapshot frees is counted exactly as the check counts.
+ *
  * <p>Memory: one byte per host cluster for the rebuilt counts (plus a page of longs for each
  * 4096 clusters holding one with a count above 254), one cluster buffer, one L1 table at a time
  * and a small cache of refcount blocks. An image needing more than half of the JVM's heap is
@@ -58,6 +62,19 @@ public final class ConsistencyCheck {
     private static final long L2_STD_RESERVED_MASK = 0x3f000000000001feL;
     /** QEMU's limit on L1 entries (32 MiB of table). */
     private static final long MAX_L1_ENTRIES = QcowHeader.MAX_L1_BYTES / 8;
+
+    /**
+     * How far a check has got: bytes of metadata read (L2 tables, the active ones twice, and the
+     * refcount blocks compared) of those it will read, which it counts before it starts.
+     */
+    @FunctionalInterface
+    public interface Progress {
+        void checked(long done, long total);
+
+        /** A progress that ignores every report (nothing is counted in advance for it). */
+        Progress NONE = (done, total) -> {
+        };
+    }
 
     /** Thrown inside the check when it cannot go on; becomes an incomplete result. */
     private static final class Abort extends RuntimeException {
@@ -84,6 +101,13 @@ public final class ConsistencyCheck {
     private final ByteBuffer l2Bytes;
 
     private ClusterTally tally;
+    private Progress progress = Progress.NONE;
+    /** Metadata clusters the check reads in all, has read, and had read at the last report. */
+    private long workTotal;
+    private long workDone;
+    private long workReported;
+    /** Where {@link #reference} counts: the tally, or the count of one snapshot's references. */
+    private ReferenceCounter counter;
     private long snapshotTableSize;
     private boolean storedUnreadable;
     private long checkErrors;
@@ -121,8 +145,16 @@ public final class ConsistencyCheck {
      *         that breaks the spec, encryption, unknown incompatible features)
      */
     public static CheckResult run(Path path) {
+        return run(path, Progress.NONE);
+    }
+
+    /** {@link #run(Path)}, telling {@code progress} how far it has got. */
+    public static CheckResult run(Path path, Progress progress) {
         try (ImageFile file = ImageFile.openReadOnly(path)) {
-            return new ConsistencyCheck(path.toString(), file.name(), file, file.readHeader(), file.length()).check();
+            ConsistencyCheck check = new ConsistencyCheck(path.toString(), file.name(), file, file.readHeader(),
+                    file.length());
+            check.progress = progress;
+            return check.check();
         }
     }
 
@@ -140,8 +172,12 @@ public final class ConsistencyCheck {
                         + " MiB of memory, more than this check may use (" + (budget >> 20) + " MiB)");
             }
             tally = new ClusterTally(nbClusters);
+            counter = tally;
             List<SnapshotEntry> snapshots = readSnapshots();
             Refcounts refcounts = Refcounts.loadForCheck(file, header);
+            if (progress != Progress.NONE) {
+                workTotal = plannedWork(snapshots, nbClusters, refcounts.blockBits());
+            }
 
             reference(0, clusterSize);
             long[] activeL1 = checkL1(header.l1TableOffset(), header.l1Size(), true);
@@ -152,6 +188,7 @@ public final class ConsistencyCheck {
             compare(refcounts);
             checkCopied(refcounts, activeL1);
             imageEnd = (highestCluster + 1) * clusterSize;
+            report(workTotal);
         } catch (Abort a) {
             failure = a.getMessage();
         } catch (ImageException e) {
@@ -190,24 +227,46 @@ public final class ConsistencyCheck {
         if (dataFile && !snapshots.isEmpty()) {
             corruption("ERROR " + snapshots.size() + " snapshots in image with data file");
         }
-        for (int i = 0; i < snapshots.size(); i++) {
-            SnapshotEntry sn = snapshots.get(i);
-            long l1Size = Integer.toUnsignedLong(sn.l1Size());
-            if ((sn.l1TableOffset() & (clusterSize - 1)) != 0) {
-                corruption("ERROR snapshot " + sn.idString() + " (" + sn.nameString() + ") l1_offset="
-                        + hexPrefixed(sn.l1TableOffset())
-                        + ": L1 table is not cluster aligned; snapshot table entry corrupted");
-                continue;
-            }
-            if (l1Size > MAX_L1_ENTRIES) {
-                corruption("ERROR snapshot " + sn.idString() + " (" + sn.nameString() + ") l1_size="
-                        + hexPrefixed(l1Size) + ": L1 table is too large; snapshot table entry corrupted");
-                continue;
-            }
-            checkL1(sn.l1TableOffset(), sn.l1Size(), false);
+        for (SnapshotEntry sn : snapshots) {
+            checkSnapshot(sn);
         }
         // The table's size: its entries, each padded to 8 bytes except the last.
         reference(header.snapshotsOffset(), snapshotTableSize);
+    }
+
+    /** Counts a snapshot's L1 table, its L2 tables and their clusters (the VM state's among them). */
+    private void checkSnapshot(SnapshotEntry sn) {
+        long l1Size = Integer.toUnsignedLong(sn.l1Size());
+        if ((sn.l1TableOffset() & (clusterSize - 1)) != 0) {
+            corruption("ERROR snapshot " + sn.idString() + " (" + sn.nameString() + ") l1_offset="
+                    + hexPrefixed(sn.l1TableOffset())
+                    + ": L1 table is not cluster aligned; snapshot table entry corrupted");
+            return;
+        }
+        if (l1Size > MAX_L1_ENTRIES) {
+            corruption("ERROR snapshot " + sn.idString() + " (" + sn.nameString() + ") l1_size="
+                    + hexPrefixed(l1Size) + ": L1 table is too large; snapshot table entry corrupted");
+            return;
+        }
+        checkL1(sn.l1TableOffset(), sn.l1Size(), false);
+    }
+
+    /**
+     * Counts into {@code into} the references the tables of {@code snapshot} make, exactly as the
+     * check counts them: each cluster of its L1 table, the L2 table of each L1 entry, and in each
+     * L2 table each data cluster and every host cluster a compressed entry's range touches, one
+     * per pointer. Reads {@code file} as the check does, whose length is {@code fileLength}.
+     *
+     * @return the corruptions the check would report along the way (at most {@link #MAX_MESSAGES});
+     *         empty when these tables are sound
+     * @throws ImageException IO on a read error
+     */
+    static List<String> countSnapshot(ImageFile file, QcowHeader header, long fileLength, SnapshotEntry snapshot,
+            ReferenceCounter into) {
+        ConsistencyCheck walk = new ConsistencyCheck(file.path().toString(), file.name(), file, header, fileLength);
+        walk.counter = into;
+        walk.checkSnapshot(snapshot);
+        return walk.corruptions == 0 ? List.of() : List.copyOf(walk.messages);
     }
 
     private static long rawLength(SnapshotEntry sn) {
@@ -239,6 +298,7 @@ public final class ConsistencyCheck {
                 corruption("ERROR l2_offset=" + hex(l2Offset) + ": Table is not cluster aligned; L1 entry corrupted");
             }
             checkL2(l2Offset, active);
+            advance();
         }
         return l1;
     }
@@ -396,6 +456,7 @@ public final class ConsistencyCheck {
         for (long first = 0; first < clusters; first += 1L << blockBits) {
             long tableIndex = first >>> blockBits;
             long end = Math.min(clusters, first + (1L << blockBits));
+            advance();
             byte[] block = null;
             boolean unreadable = false;
             if (tableIndex < refcounts.tableSize()) {
@@ -448,6 +509,7 @@ public final class ConsistencyCheck {
                         + " refcount=" + Long.toUnsignedString(refcount));
             }
             readL2(l2Offset);
+            advance();
             for (int j = 0; j < l2Entries; j++) {
                 long entry = l2[j * entryWords];
                 L2Entry.Kind type = L2Entry.kind(entry, subclusters, dataFile);
@@ -483,6 +545,58 @@ public final class ConsistencyCheck {
         }
     }
 
+    // ---- progress -------------------------------------------------------------------------
+
+    /**
+     * The metadata clusters the check will read: the L2 table of every L1 entry of the active
+     * table (twice: the references, then the COPIED flags) and of every snapshot's, and a refcount
+     * block for each block's worth of the file's clusters. The L1 tables are read a cluster at a
+     * time for this, never whole.
+     */
+    private long plannedWork(List<SnapshotEntry> snapshots, long nbClusters, int blockBits) {
+        long work = 2 * l2Tables(header.l1TableOffset(), header.l1Size());
+        for (SnapshotEntry sn : snapshots) {
+            if ((sn.l1TableOffset() & (clusterSize - 1)) == 0 && Integer.toUnsignedLong(sn.l1Size()) <= MAX_L1_ENTRIES) {
+                work += l2Tables(sn.l1TableOffset(), sn.l1Size());
+            }
+        }
+        return work + ceilDiv(nbClusters, 1L << blockBits);
+    }
+
+    /** The entries of the L1 table at {@code offset} that name an L2 table. */
+    private long l2Tables(long offset, int size) {
+        long count = Integer.toUnsignedLong(size);
+        long tables = 0;
+        for (long i = 0; i < count; i += l2.length) {
+            int n = (int) Math.min(l2.length, count - i);
+            LongBuffer entries = readInto(offset + i * 8, n * 8, "L1 table at " + hexPrefixed(offset)).asLongBuffer();
+            for (int j = 0; j < n; j++) {
+                if (entries.get(j) != 0) {
+                    tables++;
+                }
+            }
+        }
+        return tables;
+    }
+
+    /** One more metadata cluster read; reported every thousandth of the work. */
+    private void advance() {
+        if (progress == Progress.NONE) {
+            return;
+        }
+        workDone++;
+        if (workDone - workReported >= Math.max(1, workTotal / 1000)) {
+            report(workDone);
+        }
+    }
+
+    private void report(long done) {
+        if (progress != Progress.NONE) {
+            workReported = done;
+            progress.checked(Math.min(done, workTotal) * clusterSize, workTotal * clusterSize);
+        }
+    }
+
     // ---- counting -------------------------------------------------------------------------
 
     /**
@@ -502,7 +616,7 @@ public final class ConsistencyCheck {
         long first = offset >>> clusterBits;
         long last = (offset + size - 1) >>> clusterBits;
         for (long k = first; k <= last; k++) {
-            if (!tally.increment(k, refcountMax)) {
+            if (!counter.increment(k, refcountMax)) {
                 corruption("ERROR: overflow cluster offset=0x" + hex(k << clusterBits));
             }
         }

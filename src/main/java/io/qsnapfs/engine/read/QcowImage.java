@@ -117,6 +117,15 @@ public final class QcowImage implements Closeable {
         return header;
     }
 
+    /**
+     * The image file as its metadata is read, for what counts over its tables (exclusive clusters,
+     * {@code io.qsnapfs.engine.check.ExclusiveClusters}) on this very file, even after its path
+     * names another.
+     */
+    public ImageFile imageFile() {
+        return file;
+    }
+
     /** The snapshots in table order. */
     public List<SnapshotEntry> snapshots() {
         return snapshots;

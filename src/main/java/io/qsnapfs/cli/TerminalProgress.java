@@ -1,25 +1,27 @@
 package io.qsnapfs.cli;
 
+import io.qsnapfs.engine.check.ConsistencyCheck;
 import io.qsnapfs.engine.export.Exporter;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 
 /**
- * The progress bar of {@code export}, on standard error, shown only when a person is at a terminal;
- * otherwise it prints nothing at all.
+ * The progress bar of {@code export} and {@code check}, on standard error, shown only when a person
+ * is at a terminal; otherwise it prints nothing at all. It counts bytes, shown in MiB: guest bytes
+ * copied, or metadata read.
  */
-final class ExportProgress implements Exporter.Progress, AutoCloseable {
+final class TerminalProgress implements Exporter.Progress, ConsistencyCheck.Progress, AutoCloseable {
     private final ProgressBar bar;
 
-    private ExportProgress(ProgressBar bar) {
+    private TerminalProgress(ProgressBar bar) {
         this.bar = bar;
     }
 
     /** A progress bar for {@code total} bytes, or a silent one when not interactive or asked to be quiet. */
-    static ExportProgress start(Streams streams, String task, long total, boolean quiet) {
+    static TerminalProgress start(Streams streams, String task, long total, boolean quiet) {
         if (!streams.interactive() || quiet) {
-            return new ExportProgress(null);
+            return new TerminalProgress(null);
         }
         ProgressBar bar = new ProgressBarBuilder()
                 .setTaskName(task)
@@ -29,7 +31,12 @@ final class ExportProgress implements Exporter.Progress, AutoCloseable {
                 .setUpdateIntervalMillis(250)
                 .setConsumer(new ConsoleProgressBarConsumer(streams.err()))
                 .build();
-        return new ExportProgress(bar);
+        return new TerminalProgress(bar);
+    }
+
+    /** True when the bar is shown: a person is at a terminal, and no one asked for quiet. */
+    boolean shown() {
+        return bar != null;
     }
 
     /**
@@ -44,6 +51,12 @@ final class ExportProgress implements Exporter.Progress, AutoCloseable {
         if (bar != null && done > bar.getCurrent()) {
             bar.stepTo(done);
         }
+    }
+
+    /** Reports of a check: the same bar. */
+    @Override
+    public void checked(long done, long total) {
+        copied(done, total);
     }
 
     @Override
