@@ -10,7 +10,7 @@ import io.qsnapfs.format.L2Entry;
 import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Qemu;
-import io.qsnapfs.testing.Savevm;
+import io.qsnapfs.testing.QemuVm;
 import io.qsnapfs.testing.SnapshotEntryPoker;
 import io.qsnapfs.testing.TableWalk;
 import java.nio.charset.StandardCharsets;
@@ -122,7 +122,7 @@ class SnapshotListTest {
     private Path imageWithSavevmAndDiskSnapshots() {
         Path img = Qemu.create(dir.resolve("facts.qcow2"), "32M", "");
         Qemu.io(img, "write -P 1 0 3M");
-        Savevm.take(img, "vm");
+        QemuVm.savevm(img, "vm");
         Qemu.io(img, "write -P 2 1M 1M");
         Qemu.snapshot(img, "disk");
         Qemu.io(img, "write -P 3 0 2M", "discard 2M 1M");

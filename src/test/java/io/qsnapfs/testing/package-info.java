@@ -11,8 +11,6 @@
  * that deleting a snapshot with QEMU frees the bytes the code under test says it would;
  * {@link io.qsnapfs.testing.DiffOracle} that a diff of two disks misses no byte in which QEMU's
  * reads of them differ and reports no cluster that nothing touched.
- * <li>{@link io.qsnapfs.testing.Savevm} takes snapshots with a VM state: {@code savevm} in a
- * {@code qemu-system-x86_64}.
  * <li>{@link io.qsnapfs.testing.TableWalk} finds qcow2 structures from the spec and counts the
  * clusters in use;
  * {@link io.qsnapfs.testing.MetadataPoker} and {@link io.qsnapfs.testing.SnapshotEntryPoker}

@@ -11,7 +11,7 @@ import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Poke;
 import io.qsnapfs.testing.Qemu;
-import io.qsnapfs.testing.Savevm;
+import io.qsnapfs.testing.QemuVm;
 import io.qsnapfs.testing.TableWalk;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -171,9 +171,9 @@ class ExclusiveClustersTest {
     void savevmSnapshotsCountTheirVmState() {
         Path img = create("vm.qcow2", "64M", "");
         Qemu.io(img, "write -P 1 0 4M");
-        Savevm.take(img, "vm1");
+        QemuVm.savevm(img, "vm1");
         Qemu.io(img, "write -P 2 1M 2M");
-        Savevm.take(img, "vm2", "vm3");
+        QemuVm.savevm(img, "vm2", "vm3");
         Qemu.io(img, "write -P 3 0 1M");
         Qemu.snapshot(img, "disk-only");
         List<Long> bytes = assertEachFreedByDeletion(img);
