@@ -12,15 +12,10 @@ D=$T/images; M=$T/mnt; mkdir -p "$D" "$M"
 # savevm snapshots: a VM state after the disk area, a VM clock, no icount
 qemu-img create -q -f qcow2 "$D/vm.qcow2" 64M
 qemu-io -f qcow2 -c 'write -P 0x11 0 4M' "$D/vm.qcow2" >/dev/null
-savevm() {
-  local img=$1; shift
-  { printf 'cont\n'; sleep 0.3; printf 'stop\n'; for n; do printf 'savevm %s\n' "$n"; done; printf 'quit\n'; } |
-    qemu-system-x86_64 -machine pc,accel=tcg -m 64 -nodefaults -display none -S \
-      -drive "file=$img,format=qcow2,if=ide" -monitor stdio >"$T/monitor.out" 2>&1 \
-    || fail "qemu-system-x86_64 savevm: $(cat "$T/monitor.out")"
-  ! grep -q Error "$T/monitor.out" || fail "savevm $*: $(cat "$T/monitor.out")"
-}
-savevm "$D/vm.qcow2" running
+vm_start "$D/vm.qcow2"   # runs from the start, so the snapshot has a VM clock
+sleep 0.3
+hmp stop 'savevm running' >/dev/null
+vm_quit
 qemu-io -f qcow2 -c 'write -P 0x12 1M 2M' "$D/vm.qcow2" >/dev/null
 qemu-img snapshot -c disk-only "$D/vm.qcow2"
 qemu-io -f qcow2 -c 'write -P 0x13 0 2M' "$D/vm.qcow2" >/dev/null
