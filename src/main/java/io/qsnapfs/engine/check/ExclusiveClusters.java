@@ -21,8 +21,9 @@ import java.util.List;
  * by a cluster or so).
  *
  * <p>Memory stays bounded on any image: the references are counted per cluster in a {@link
- * ReferenceWindow} of at most {@link #WINDOW} references (16 MiB); a snapshot that makes more
- * references than that is walked again for each further range of clusters. Stored refcounts are
+ * ReferenceWindow} of {@link #WINDOW} longs (16 MiB; a cluster named any number of times takes one
+ * (cluster, count) pair); a snapshot that names more distinct clusters than that holds is walked
+ * again for each further range of clusters. Stored refcounts are
  * looked up once per distinct cluster, in ascending order, through {@link Refcounts}' small cache.
  *
  * <p>Made for one state of the image: {@link #of} reads its header, snapshot table and refcount

@@ -4,42 +4,44 @@ import java.util.Arrays;
 
 /**
  * The references one walk makes to the host clusters from {@link #low()} on, counted per cluster
- * with memory bounded whatever the size of the image: one long per reference, at most about
- * {@code capacity} of them.
+ * with memory bounded whatever the image holds: at most {@code capacity} longs, half of them
+ * references not yet sorted, half (cluster, count) pairs.
  *
- * <p>References are collected as they come. When {@code capacity} are held, they are sorted and
- * the upper half of the clusters is dropped: the window's end ({@link #high()}) comes down to the
- * first cluster dropped, and references at or past it are ignored from then on. After the walk,
- * every reference to a cluster in {@code [low, high)} has been counted; a walk with a window
- * starting at {@code high} counts the next clusters. A window that never filled ends at
- * {@link Long#MAX_VALUE}: one walk was enough.
- *
- * <p>A cut never splits the references to one cluster. Should more than half of the window be
- * references to a single cluster (only a corrupt image repeats one pointer that often), the window
- * grows past {@code capacity} rather than lose them.
+ * <p>References are collected as they come. When the unsorted half is full, it is sorted and
+ * merged into the pairs, so a cluster named a million times still takes one pair. When there are
+ * more distinct clusters than pairs fit, the upper half of them is dropped: the window's end
+ * ({@link #high()}) comes down to the first cluster dropped, and references at or past it are
+ * ignored from then on. After the walk, every reference to a cluster in {@code [low, high)} has
+ * been counted; a walk with a window starting at {@code high} counts the next clusters. A window
+ * that never had to drop ends at {@link Long#MAX_VALUE}: one walk was enough.
  */
 final class ReferenceWindow implements ReferenceCounter {
-    private static final int INITIAL = 1024;
-
     private final long low;
-    private final int capacity;
     private long high = Long.MAX_VALUE;
+    /** References not yet merged. */
+    private final long[] pending;
+    private int pendingSize;
+    /** Distinct clusters in ascending order, and their counts. */
     private long[] clusters;
+    private long[] counts;
     private int size;
+    private final int pairs;
 
     /** What a window reports of each cluster it counted. */
     @FunctionalInterface
     interface ClusterCount {
-        void count(long cluster, int references);
+        void count(long cluster, long references);
     }
 
     ReferenceWindow(long low, int capacity) {
-        if (capacity < 2) {
+        if (capacity < 4) {
             throw new IllegalArgumentException("a window of " + capacity + " references");
         }
         this.low = low;
-        this.capacity = capacity;
-        this.clusters = new long[Math.min(INITIAL, capacity)];
+        this.pending = new long[capacity / 2];
+        this.pairs = capacity / 4;
+        this.clusters = new long[0];
+        this.counts = new long[0];
     }
 
     /** The first cluster counted. */
@@ -58,63 +60,53 @@ final class ReferenceWindow implements ReferenceCounter {
         if (cluster < low || cluster >= high) {
             return true;
         }
-        if (size == clusters.length) {
-            makeRoom();
+        if (pendingSize == pending.length) {
+            merge();
             if (cluster >= high) {
                 return true;
             }
         }
-        clusters[size++] = cluster;
+        pending[pendingSize++] = cluster;
         return true;
     }
 
-    /** Grows up to the capacity; at the capacity, drops the upper half of the clusters. */
-    private void makeRoom() {
-        if (size < capacity) {
-            clusters = Arrays.copyOf(clusters, (int) Math.min(capacity, 2L * size));
-            return;
-        }
-        Arrays.sort(clusters, 0, size);
-        long middle = clusters[size / 2];
-        int cut = firstAbove(middle - 1);
-        if (cut == 0) {
-            // over half of the references name the smallest cluster: keep them all, cut above it
-            cut = firstAbove(middle);
-        }
-        if (cut == size) {
-            clusters = Arrays.copyOf(clusters, 2 * size); // every reference names one cluster
-            return;
-        }
-        high = clusters[cut];
-        size = cut;
-    }
-
-    /** The index of the first sorted cluster greater than {@code value} ({@link #size} if none). */
-    private int firstAbove(long value) {
-        int lo = 0;
-        int hi = size;
-        while (lo < hi) {
-            int mid = (lo + hi) >>> 1;
-            if (clusters[mid] <= value) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
+    /** Sorts the pending references into the pairs; drops the upper half of the clusters when they do not fit. */
+    private void merge() {
+        Arrays.sort(pending, 0, pendingSize);
+        long[] mergedClusters = new long[size + pendingSize];
+        long[] mergedCounts = new long[size + pendingSize];
+        int n = 0;
+        int i = 0;
+        int j = 0;
+        while (i < size || j < pendingSize) {
+            long c = j == pendingSize || (i < size && clusters[i] <= pending[j]) ? clusters[i] : pending[j];
+            long count = 0;
+            while (i < size && clusters[i] == c) {
+                count += counts[i++];
             }
+            while (j < pendingSize && pending[j] == c) {
+                count++;
+                j++;
+            }
+            mergedClusters[n] = c;
+            mergedCounts[n++] = count;
         }
-        return lo;
+        pendingSize = 0;
+        if (n > pairs) {
+            int keep = Math.max(1, pairs / 2);
+            high = mergedClusters[keep];
+            n = keep;
+        }
+        clusters = Arrays.copyOf(mergedClusters, n);
+        counts = Arrays.copyOf(mergedCounts, n);
+        size = n;
     }
 
     /** Tells every cluster counted, in ascending order, with its number of references. */
     void counts(ClusterCount visit) {
-        Arrays.sort(clusters, 0, size);
-        int i = 0;
-        while (i < size) {
-            int j = i + 1;
-            while (j < size && clusters[j] == clusters[i]) {
-                j++;
-            }
-            visit.count(clusters[i], j - i);
-            i = j;
+        merge();
+        for (int i = 0; i < size; i++) {
+            visit.count(clusters[i], counts[i]);
         }
     }
 }

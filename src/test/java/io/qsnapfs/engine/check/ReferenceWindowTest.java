@@ -10,12 +10,13 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The window's passes together count every reference exactly once, whatever the order, the
- * repetitions and the capacity, and never hold much more than the capacity.
+ * repetitions and the capacity; a cluster named far more often than the window holds takes one
+ * pair.
  */
 class ReferenceWindowTest {
     /** Counts {@code refs} the way {@link ExclusiveClusters} does: walk after walk, window after window. */
-    private static Map<Long, Integer> byWindows(long[] refs, int capacity, int[] walks) {
-        Map<Long, Integer> counted = new TreeMap<>();
+    private static Map<Long, Long> byWindows(long[] refs, int capacity, int[] walks) {
+        Map<Long, Long> counted = new TreeMap<>();
         long low = 0;
         while (true) {
             ReferenceWindow w = new ReferenceWindow(low, capacity);
@@ -36,10 +37,10 @@ class ReferenceWindowTest {
         }
     }
 
-    private static Map<Long, Integer> expected(long[] refs) {
-        Map<Long, Integer> m = new TreeMap<>();
+    private static Map<Long, Long> expected(long[] refs) {
+        Map<Long, Long> m = new TreeMap<>();
         for (long r : refs) {
-            m.merge(r, 1, Integer::sum);
+            m.merge(r, 1L, Long::sum);
         }
         return m;
     }
@@ -54,7 +55,7 @@ class ReferenceWindowTest {
             for (int i = 0; i < n; i++) {
                 refs[i] = random.nextInt(spread);
             }
-            int capacity = 2 + random.nextInt(round % 2 == 0 ? 10 : 4000);
+            int capacity = 4 + random.nextInt(round % 2 == 0 ? 10 : 4000);
             int[] walks = {0};
             assertEquals(expected(refs), byWindows(refs, capacity, walks), "round " + round + ", capacity " + capacity);
         }
@@ -63,7 +64,7 @@ class ReferenceWindowTest {
     @Test
     void oneWalkWhenEverythingFits() {
         int[] walks = {0};
-        byWindows(new long[] {5, 3, 5, 9, 3, 3}, 6, walks);
+        byWindows(new long[] {5, 3, 5, 9, 3, 3}, 12, walks); // three clusters: three pairs of twelve longs
         assertEquals(1, walks[0]);
     }
 
@@ -74,8 +75,25 @@ class ReferenceWindowTest {
             refs[i] = i % 10 == 0 ? 1000 + i : 7; // 90 references to cluster 7
         }
         int[] walks = {0};
-        Map<Long, Integer> counted = byWindows(refs, 8, walks);
-        assertEquals(90, counted.get(7L));
+        Map<Long, Long> counted = byWindows(refs, 8, walks);
+        assertEquals(90L, counted.get(7L));
         assertEquals(expected(refs), counted);
+    }
+
+    /** A hostile tree that names one cluster millions of times: counted in one pair, one walk. */
+    @Test
+    void oneClusterNamedMillionsOfTimesFitsInASmallWindow() {
+        ReferenceWindow w = new ReferenceWindow(0, 8);
+        for (int i = 0; i < 5_000_000; i++) {
+            w.increment(42, 1);
+        }
+        long[] seen = new long[2];
+        w.counts((cluster, n) -> {
+            seen[0] = cluster;
+            seen[1] = n;
+        });
+        assertEquals(42, seen[0]);
+        assertEquals(5_000_000L, seen[1]);
+        assertEquals(Long.MAX_VALUE, w.high());
     }
 }
