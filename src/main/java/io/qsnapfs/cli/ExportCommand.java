@@ -245,7 +245,7 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
         Path target = Path.of(out);
         refuseImageFiles(img, target);
         Qcow2View from = since == null ? null : img.snapshotView(img.findSnapshot(since));
-        String backingType = from == null ? null : checkBacking(from, target);
+        String backingType = from == null ? null : checkBacking(img, from, target);
         int clusterBits = img.header().clusterBits();
         boolean existed = Files.exists(target);
         try (TerminalProgress progress = TerminalProgress.start(streams(), target.getFileName().toString(), to.size(),
@@ -272,7 +272,7 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
      * directory, as QEMU resolves it), is raw or qcow2 and has FROM's size, and is not OUT itself.
      * Returns its format.
      */
-    private String checkBacking(Qcow2View from, Path target) throws IOException {
+    private String checkBacking(QcowImage img, Qcow2View from, Path target) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Path file = dir.resolve(backing);
         if (!Files.isRegularFile(file)) {
@@ -281,6 +281,11 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
         }
         if (Files.exists(target) && Files.isSameFile(file, target)) {
             throw new CliException(out + ": is the backing file named by -B; refusing to overwrite it");
+        }
+        String role = imageFileRole(img, file);
+        if (role != null) {
+            // its bytes are the live image's, not an export of FROM: the delta would read wrong
+            throw new CliException(backing + ": is " + role + ", not an export of " + from.describe());
         }
         boolean qcow2 = QcowImage.hasMagic(file);
         if (backingFormat != null && backingFormat == ExportFormat.qcow2 != qcow2) {
@@ -304,26 +309,37 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
 
     /** Refuses an OUT that is the image, its data file, or a file of its backing chain. */
     private void refuseImageFiles(QcowImage img, Path target) throws IOException {
-        if (!Files.exists(target)) {
-            return;
+        String role = imageFileRole(img, target);
+        if (role != null) {
+            throw new CliException(out + ": is " + role + "; refusing to overwrite it");
         }
-        refuse(target, img.path(), "the image " + img.name());
+    }
+
+    /** What {@code file} is to the image (the image, its data file, a backing file), or null. */
+    private static String imageFileRole(QcowImage img, Path file) throws IOException {
+        if (!Files.exists(file)) {
+            return null;
+        }
+        if (same(file, img.path())) {
+            return "the image " + img.name();
+        }
         for (QcowImage i = img; i != null; ) {
-            if (i.dataFilePath() != null) {
-                refuse(target, i.dataFilePath(), "the external data file of " + i.name());
+            if (i.dataFilePath() != null && same(file, i.dataFilePath())) {
+                return "the external data file of " + i.name();
             }
             BackingChain.Backing b = i.backing();
             if (b == null) {
                 break;
             }
-            refuse(target, b.path(), "a backing file of " + img.name());
+            if (same(file, b.path())) {
+                return "a backing file of " + img.name();
+            }
             i = b.image();
         }
+        return null;
     }
 
-    private void refuse(Path target, Path file, String role) throws IOException {
-        if (Files.exists(file) && Files.isSameFile(target, file)) {
-            throw new CliException(out + ": is " + role + "; refusing to overwrite it");
-        }
+    private static boolean same(Path a, Path b) throws IOException {
+        return Files.exists(b) && Files.isSameFile(a, b);
     }
 }

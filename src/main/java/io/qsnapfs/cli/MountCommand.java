@@ -142,7 +142,9 @@ final class MountCommand extends CommandBase implements Callable<Integer> {
         if (log != null) {
             pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).redirectErrorStream(true);
         } else {
-            pb.redirectOutput(ProcessBuilder.Redirect.INHERIT).redirectError(ProcessBuilder.Redirect.INHERIT);
+            // stderr is the journal; stdout may be a pipe its caller waits on to close (out=$(mount ...)),
+            // and the server writes nothing there
+            pb.redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.INHERIT);
         }
         Process server = pb.start();
         long deadline = System.currentTimeMillis() + READY_TIMEOUT_MS;

@@ -14,7 +14,9 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * One opened image as the mount shows it: the {@link QcowImage}, the snapshot and VM state files
@@ -25,7 +27,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class ImageHandle {
     /** Held while exclusive bytes are counted: one count at a time in the mount. */
-    private static final Object COUNTING = new Object();
+    private static final ReentrantLock COUNTING = new ReentrantLock();
+    /**
+     * How long a request waits for another count to end before it answers BUSY: a count of a
+     * large snapshot takes seconds, and requests parked meanwhile would take the workers every
+     * other reader of the mount needs.
+     */
+    private static final long COUNT_WAIT_MS = 2000;
     /** Fingerprint bytes read from the start of the file: the header and its extensions. */
     private static final int HEADER_FINGERPRINT = 64 * 1024;
 
@@ -157,7 +165,18 @@ public final class ImageHandle {
         if (known != null) {
             return known;
         }
-        synchronized (COUNTING) {
+        boolean locked;
+        try {
+            locked = COUNTING.tryLock(COUNT_WAIT_MS, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            locked = false;
+        }
+        if (!locked) {
+            throw new ImageException(ImageException.Kind.BUSY, name + ": snapshot " + snapshot.idString()
+                    + ": another snapshot's exclusive bytes are being counted; try again");
+        }
+        try {
             known = exclusive.get(snapshot);
             if (known != null) {
                 return known;
@@ -173,6 +192,8 @@ public final class ImageHandle {
             } finally {
                 release();
             }
+        } finally {
+            COUNTING.unlock();
         }
     }
 

@@ -54,7 +54,7 @@ public final class RequestLog {
         StringBuilder sb = null;
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
-            boolean control = c < 0x20 || c == 0x7f;
+            boolean control = c < 0x20 || (c >= 0x7f && c <= 0x9f); // C0, DEL and C1 (8-bit CSI among them)
             if (control && sb == null) {
                 sb = new StringBuilder(s.length() + 8).append(s, 0, i);
             }

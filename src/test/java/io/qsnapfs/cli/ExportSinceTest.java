@@ -232,6 +232,11 @@ class ExportSinceTest {
                 "-F", "qcow2", out.toString());
         assertEquals(1, wrongFormat.status(), wrongFormat.toString());
         assertTrue(wrongFormat.err().contains("one.raw: is not a qcow2 image, but -F says qcow2"), wrongFormat.err());
+        CliRun imageAsBacking = CliRun.of("export", img.toString(), "-O", "qcow2", "--since", "one", "-B", "r.qcow2",
+                out.toString());
+        assertEquals(1, imageAsBacking.status(), imageAsBacking.toString());
+        assertTrue(imageAsBacking.err().contains("r.qcow2: is the image r.qcow2, not an export of r.qcow2 snapshot 1"),
+                imageAsBacking.err());
         CliRun ontoBacking = CliRun.of("export", img.toString(), "-O", "qcow2", "--since", "one", "-B", "one.raw",
                 raw.toString());
         assertEquals(1, ontoBacking.status(), ontoBacking.toString());

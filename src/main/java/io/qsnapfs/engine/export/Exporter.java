@@ -91,12 +91,13 @@ public final class Exporter {
      * Writes the disk to {@code out}. A regular file (or a new one) is truncated and set to the
      * disk's size before anything is copied, so zero ranges stay holes. Anything else that exists
      * already (a block device, {@code /dev/null}) is written from its start, zeros included, and not
-     * truncated.
+     * truncated. Synced before it returns.
      */
     public void toFile(Path out, Progress progress) throws IOException {
         if (Files.exists(out) && !Files.isRegularFile(out)) {
             try (FileChannel channel = FileChannel.open(out, StandardOpenOption.WRITE)) {
                 copy(channel, false, progress);
+                channel.force(false);
             }
             return;
         }
@@ -115,6 +116,11 @@ public final class Exporter {
             }
         } else {
             copyInParallel(out, progress);
+        }
+        // On disk before the command says it is done, as qemu-img convert flushes its target: a
+        // backup script may delete the snapshot next.
+        try (FileChannel channel = FileChannel.open(out, StandardOpenOption.WRITE)) {
+            channel.force(false);
         }
     }
 
@@ -220,7 +226,7 @@ public final class Exporter {
      * Its length becomes the disk's size first (cut or extended with a hole); then each changed
      * range gets this disk's bytes, its zero parts punched as holes where the file system can.
      * Every range is written whole and nothing else is touched, so when both disks have the same
-     * size, an interrupted update can be run again over the same file.
+     * size, an interrupted update can be run again over the same file. Synced before it returns.
      */
     public void update(Path out, Changes changes, Progress progress) throws IOException {
         long size = source.size();
@@ -248,6 +254,7 @@ public final class Exporter {
                 done[0] += n;
                 progress.copied(done[0], total[0]);
             });
+            file.sync(); // on disk before the command says it is done
         }
         progress.copied(total[0], total[0]);
     }
