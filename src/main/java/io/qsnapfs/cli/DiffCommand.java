@@ -91,9 +91,16 @@ final class DiffCommand extends CommandBase implements Callable<Integer> {
         Totals totals = Totals.of(fromView, toView);
         out.printf("Changes in %s from %s to %s:%n", img.name(), describe(fromEntry), describe(toEntry));
         out.printf("%-16s%-16s%s%n", "Offset", "Length", "TO reads");
+        long toSize = toView.size();
         Diff.changes(fromView, toView, (start, length, zero) -> {
-            String reads = start >= toView.size() ? "-" : zero ? "zeros" : "data";
-            out.printf("%-16s%-16s%s%n", hex(start), hex(length), reads);
+            // a range that runs past TO's end is shown as two rows: what TO reads, then "-"
+            long inside = Math.max(0, Math.min(length, toSize - start));
+            if (inside > 0) {
+                out.printf("%-16s%-16s%s%n", hex(start), hex(inside), zero ? "zeros" : "data");
+            }
+            if (inside < length) {
+                out.printf("%-16s%-16s%s%n", hex(start + inside), hex(length - inside), "-");
+            }
         });
         long larger = Math.max(fromView.size(), toView.size());
         out.printf("%s changed (%d bytes, %s of %s) in %d %s; %s reads zeros in %s of them.%n",

@@ -91,7 +91,6 @@ public final class Diff {
         if (to.size > common) {
             compare(common, to.size, false);
         } else if (from.size > common) {
-            flush(); // a range past TO's end stays apart from one inside it, even with the same flag
             emit(common, from.size - common, false);
         }
         flush();
