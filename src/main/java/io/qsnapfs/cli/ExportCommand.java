@@ -179,13 +179,23 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
 
     private void toFile(QcowImage img, Exporter exporter, BlockSource source, Path target) throws IOException {
         refuseImageFiles(img, target);
+        writeNew(target, source, progress -> exporter.toFile(target, progress));
+    }
+
+    /** Writes OUT with a progress bar; what a failure left of an OUT that did not exist before is removed. */
+    @FunctionalInterface
+    private interface Writing {
+        void run(TerminalProgress progress) throws IOException;
+    }
+
+    private void writeNew(Path target, BlockSource source, Writing writing) throws IOException {
         boolean existed = Files.exists(target);
         try (TerminalProgress progress = TerminalProgress.start(streams(), target.getFileName().toString(),
                 source.size(), quiet)) {
-            exporter.toFile(target, progress);
+            writing.run(progress);
         } catch (IOException | RuntimeException e) {
             if (!existed) {
-                Files.deleteIfExists(target);
+                Files.deleteIfExists(target); // a partial raw disk, or a qcow2 image refused as incomplete: of no use
             }
             if (e instanceof RuntimeException || (e instanceof FileSystemException fse && fse.getFile() != null)) {
                 throw e;
@@ -247,24 +257,14 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
         Qcow2View from = since == null ? null : img.snapshotView(img.findSnapshot(since));
         String backingType = from == null ? null : checkBacking(img, from, target);
         int clusterBits = img.header().clusterBits();
-        boolean existed = Files.exists(target);
-        try (TerminalProgress progress = TerminalProgress.start(streams(), target.getFileName().toString(), to.size(),
-                quiet)) {
+        writeNew(target, to, progress -> {
             if (from == null) {
                 QcowExport.standalone(to, clusterBits, target, progress);
             } else {
                 QcowExport.delta(to, sink -> Diff.changes(from, to, sink), clusterBits, backing, backingType, target,
                         progress);
             }
-        } catch (IOException | RuntimeException e) {
-            if (!existed) {
-                Files.deleteIfExists(target); // what is left would be refused as incomplete, but is of no use
-            }
-            if (e instanceof RuntimeException || (e instanceof FileSystemException fse && fse.getFile() != null)) {
-                throw e;
-            }
-            throw new CliException(out + ": export of " + to.describe() + " failed: " + ImageException.reason(e), e);
-        }
+        });
     }
 
     /**
