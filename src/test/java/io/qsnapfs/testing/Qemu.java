@@ -221,8 +221,20 @@ public final class Qemu {
      * reports them (names may hold any character); it must succeed.
      */
     public static List<Listed> snapshots(Path image) {
+        return listed(info(image));
+    }
+
+    /**
+     * Like {@link #snapshots}, of an image a running QEMU holds: {@code qemu-img info -U} (shared,
+     * taking no locks) sees what QEMU has written out, which a snapshot command always has.
+     */
+    public static List<Listed> snapshotsWhileHeld(Path image) {
+        return listed(info("-U", image));
+    }
+
+    private static List<Listed> listed(JsonNode info) {
         List<Listed> out = new ArrayList<>();
-        for (JsonNode s : info(image).path("snapshots")) {
+        for (JsonNode s : info.path("snapshots")) {
             out.add(new Listed(s.path("id").asText(), s.path("name").asText()));
         }
         return out;
@@ -301,7 +313,13 @@ public final class Qemu {
 
     /** {@code qemu-img info --output=json}, which must succeed, parsed. */
     private static JsonNode info(Path image) {
-        String out = img("info", "--output=json", image.toString());
+        return info(null, image);
+    }
+
+    /** {@code qemu-img info [FLAG] --output=json}, which must succeed, parsed. */
+    private static JsonNode info(String flag, Path image) {
+        String out = flag == null ? img("info", "--output=json", image.toString())
+                : img("info", flag, "--output=json", image.toString());
         try {
             return JSON.readTree(out);
         } catch (IOException e) {

@@ -36,6 +36,10 @@ import java.util.stream.Stream;
  * shutdown hook kills it should the JVM exit first, so no QEMU outlives a test. While it runs,
  * QEMU holds the image's locks, as any VM does.
  *
+ * <p>{@link #on} sets a VM up further before it starts: more options (QMP monitors, say), other
+ * options to attach the image ({@code -blockdev}), a working directory. {@link #pid} and
+ * {@link #output} tell what a test of the process itself needs.
+ *
  * <p>A missing {@code qemu-system-x86_64} fails the test with the hint to run {@code make setup}.
  */
 public final class QemuVm implements AutoCloseable {
@@ -66,12 +70,12 @@ public final class QemuVm implements AutoCloseable {
 
     /** Starts a VM on {@code image} (qcow2, not in use) and waits for its monitor's first prompt. */
     public static QemuVm start(Path image) {
-        return start(image, false);
+        return on(image).start();
     }
 
     /** Like {@link #start(Path)}, with the guest's CPU stopped from the start ({@code -S}). */
     public static QemuVm startPaused(Path image) {
-        return start(image, true);
+        return on(image).paused().start();
     }
 
     /**
@@ -86,7 +90,62 @@ public final class QemuVm implements AutoCloseable {
         }
     }
 
-    private static QemuVm start(Path image, boolean paused) {
+    /** A VM on {@code image} to set up further before {@link Builder#start}. */
+    public static Builder on(Path image) {
+        return new Builder(image);
+    }
+
+    /**
+     * How to start a VM: the defaults of {@link #start(Path)}, changed by a method each. The HMP
+     * monitor that this class drives is always there.
+     */
+    public static final class Builder {
+        private final Path image;
+        private boolean paused;
+        /** The options that attach the image; null for the default {@code -drive ...,id=drive0}. */
+        private List<String> block;
+        private final List<String> extra = new ArrayList<>();
+        private Path workingDirectory;
+
+        private Builder(Path image) {
+            this.image = image;
+        }
+
+        /** The guest's CPU stopped from the start ({@code -S}). */
+        public Builder paused() {
+            paused = true;
+            return this;
+        }
+
+        /**
+         * Attaches the image with these options instead of {@code -drive file=IMAGE,format=qcow2,
+         * if=none,id=drive0}, e.g. {@code -blockdev} ones; {@link #qemuIo} needs a {@code drive0}.
+         */
+        public Builder block(String... options) {
+            block = List.of(options);
+            return this;
+        }
+
+        /** Adds options to the command line, e.g. {@code -qmp unix:/tmp/x.sock,server=on,wait=off}. */
+        public Builder args(String... options) {
+            extra.addAll(List.of(options));
+            return this;
+        }
+
+        /** Runs QEMU in {@code dir}, against which it resolves relative paths. */
+        public Builder workingDirectory(Path dir) {
+            workingDirectory = dir;
+            return this;
+        }
+
+        /** Starts the VM and waits for its monitor's first prompt. */
+        public QemuVm start() {
+            return QemuVm.start(this);
+        }
+    }
+
+    private static QemuVm start(Builder options) {
+        Path image = options.image;
         Path dir;
         try {
             dir = Files.createTempDirectory(Path.of("/tmp"), "qsnapfs-vm-");
@@ -95,14 +154,23 @@ public final class QemuVm implements AutoCloseable {
         }
         Path socket = dir.resolve("monitor.sock");
         List<String> command = new ArrayList<>(List.of("qemu-system-x86_64", "-accel", "tcg", "-m", "32",
-                "-nodefaults", "-no-user-config", "-display", "none",
-                "-drive", "file=" + commaSafe(image.toAbsolutePath().toString()) + ",format=qcow2,if=none,id=drive0",
-                "-monitor", "unix:" + commaSafe(socket.toString()) + ",server=on,wait=off"));
-        if (paused) {
+                "-nodefaults", "-no-user-config", "-display", "none"));
+        if (options.block == null) {
+            command.addAll(List.of("-drive",
+                    "file=" + commaSafe(image.toAbsolutePath().toString()) + ",format=qcow2,if=none,id=drive0"));
+        } else {
+            command.addAll(options.block);
+        }
+        command.addAll(List.of("-monitor", "unix:" + commaSafe(socket.toString()) + ",server=on,wait=off"));
+        if (options.paused) {
             command.add("-S");
         }
+        command.addAll(options.extra);
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(dir.resolve("qemu.log").toFile());
+        if (options.workingDirectory != null) {
+            pb.directory(options.workingDirectory.toFile());
+        }
         pb.environment().put("LC_ALL", "C");
         Process p;
         try {
@@ -234,14 +302,31 @@ public final class QemuVm implements AutoCloseable {
         return text.substring(0, text.length() - PROMPT.length());
     }
 
-    /** What QEMU wrote to its standard output and error so far. */
+    /** What QEMU wrote to its standard output and error so far, for failure messages. */
     private String log() {
         try {
-            return "--- qemu-system-x86_64 output:\n" + Files.readString(dir.resolve("qemu.log"),
-                    StandardCharsets.ISO_8859_1);
-        } catch (IOException e) {
+            return "--- qemu-system-x86_64 output:\n" + output();
+        } catch (UncheckedIOException e) {
             return "(no output: " + e.getMessage() + ")";
         }
+    }
+
+    /**
+     * What QEMU wrote to its standard output and error so far: warnings, and the output of
+     * {@code qemu-io} commands run through QMP's {@code human-monitor-command}, which QEMU 7.2
+     * prints there rather than returning it.
+     */
+    public String output() {
+        try {
+            return Files.readString(dir.resolve("qemu.log"), StandardCharsets.ISO_8859_1);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** QEMU's process id. */
+    public long pid() {
+        return process.pid();
     }
 
     /**
