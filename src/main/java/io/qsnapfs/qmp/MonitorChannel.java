@@ -162,9 +162,10 @@ final class MonitorChannel implements Closeable {
      * Writes all of {@code bytes} by the deadline. Returns false when the deadline came first, with
      * part of them possibly written.
      *
+     * @param what what the bytes are, for the message of the exception, e.g. {@code query-block}
      * @throws QmpException the peer has closed the connection, or another write error
      */
-    boolean writeAll(ByteBuffer bytes, long deadline) throws QmpException {
+    boolean writeAll(ByteBuffer bytes, long deadline, String what) throws QmpException {
         try {
             while (bytes.hasRemaining()) {
                 if (channel.write(bytes) == 0) {
@@ -178,8 +179,8 @@ final class MonitorChannel implements Closeable {
         } catch (QmpException e) {
             throw e;
         } catch (IOException e) {
-            throw new QmpException("cannot send to " + name + ": " + e.getMessage()
-                    + " (has it closed the connection? has its QEMU exited?)", e);
+            throw new QmpException(name + " closed the connection before " + what + " was sent (" + e.getMessage()
+                    + "; has its QEMU exited?)", e);
         }
     }
 
@@ -189,7 +190,7 @@ final class MonitorChannel implements Closeable {
      *
      * @param waitingFor what the caller waits for, for the message of the exception, e.g. {@code
      *        the reply to query-block}
-     * @throws QmpException the peer closed the connection first; a read error; what arrives is no
+     * @throws QmpException the peer closed the connection first (or reset it); what arrives is no
      *         QMP (see {@link MessageSplitter#next})
      */
     byte[] receive(long deadline, String waitingFor) throws QmpException {
@@ -218,8 +219,9 @@ final class MonitorChannel implements Closeable {
         } catch (QmpException e) {
             throw e;
         } catch (IOException e) {
-            throw new QmpException("cannot read from " + name + " while waiting for " + waitingFor + ": "
-                    + e.getMessage(), e);
+            // ECONNRESET: it closed with our input unread
+            throw new QmpException(name + " closed the connection while waiting for " + waitingFor + " ("
+                    + e.getMessage() + "; has its QEMU exited?)", e);
         }
     }
 

@@ -127,7 +127,7 @@ public final class QmpClient implements Closeable {
         ByteBuffer bytes = ByteBuffer.wrap((request.toString() + "\n").getBytes(StandardCharsets.UTF_8));
         boolean sent;
         try {
-            sent = channel.writeAll(bytes, deadline);
+            sent = channel.writeAll(bytes, deadline, command);
         } catch (QmpException e) {
             throw unusable(e);
         }
