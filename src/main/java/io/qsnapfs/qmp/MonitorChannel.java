@@ -54,7 +54,7 @@ final class MonitorChannel implements Closeable {
     }
 
     /** {@code QMP monitor SOCKET}, the way messages name a monitor. */
-    static String describe(Path socket) {
+    private static String describe(Path socket) {
         return "QMP monitor " + socket;
     }
 
@@ -200,6 +200,9 @@ final class MonitorChannel implements Closeable {
                 if (message != null) {
                     return message;
                 }
+                if (remainingNanos(deadline) <= 0) {
+                    return null; // a peer that never stops sending (whitespace, say) must not keep us
+                }
                 chunk.clear();
                 int n = channel.read(chunk);
                 if (n < 0) {
@@ -248,7 +251,7 @@ final class MonitorChannel implements Closeable {
     }
 
     /** Nanoseconds until the deadline; zero or less when it has passed. */
-    static long remainingNanos(long deadline) {
+    private static long remainingNanos(long deadline) {
         return deadline - System.nanoTime();
     }
 

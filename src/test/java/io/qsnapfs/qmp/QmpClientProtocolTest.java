@@ -20,12 +20,15 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * {@link QmpClient} against monitors that misbehave as a real QEMU cannot be made to
  * ({@link FakeMonitor}): one that never accepts, accepts but never greets, or has a full queue
  * (all {@link QmpBusyException} after the limit); one that never replies
- * ({@link QmpTimeoutException}, the session usable after, a late reply skipped); one that closes
+ * ({@link QmpTimeoutException}, the session usable after, a late reply skipped) or talks without
+ * end but never replies (the same); one that closes
  * mid-reply or sends a message without end (a {@link QmpException} at once, memory bounded); one
  * that speaks something else. And the protocol's details: ids sent and matched, events and foreign
  * replies skipped, messages in pieces, several in one read, pretty-printed, with braces inside
@@ -108,6 +111,26 @@ class QmpClientProtocolTest {
             assertTrue(e.getMessage().contains(socket() + " sent no reply to query-status within 500 ms"),
                     e.getMessage());
             assertEquals("second", qmp.execute("query-name", null, TEN_SECONDS).asText());
+        }
+    }
+
+    /** Events or blank lines without end, and never the reply: a timeout all the same. */
+    @ParameterizedTest
+    @ValueSource(strings = {"{\"event\": \"RTC_CHANGE\", \"data\": {\"offset\": 0}}\r\n", "\r\n"})
+    void aMonitorThatNeverStopsTalkingStillTimesOut(String line) throws Throwable {
+        String lots = line.repeat(65536 / line.length());
+        try (FakeMonitor fake = FakeMonitor.playing(socket(), peer -> {
+            peer.greetAndNegotiate();
+            peer.command();
+            try {
+                while (true) {
+                    peer.send(lots);
+                }
+            } catch (java.io.IOException closedByClient) {
+                return;
+            }
+        }); QmpClient qmp = QmpClient.connect(socket(), TEN_SECONDS)) {
+            timed(QmpTimeoutException.class, 450, 3000, () -> qmp.execute("query-status", null, Duration.ofMillis(500)));
         }
     }
 
