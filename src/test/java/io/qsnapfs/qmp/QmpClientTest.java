@@ -118,10 +118,9 @@ class QmpClientTest {
         try (QmpClient qmp = QmpClient.connect(qmpSocket, TIMEOUT)) {
             assertEquals(JSON.createObjectNode(), qmp.execute("blockdev-snapshot-internal-sync",
                     args("device", "drive0", "name", "qmp-snap"), TIMEOUT));
-            assertTrue(Qemu.snapshotsWhileHeld(image).stream().anyMatch(s -> s.name().equals("qmp-snap")),
-                    Qemu.snapshotsWhileHeld(image).toString());
-            String id = Qemu.snapshotsWhileHeld(image).stream().filter(s -> s.name().equals("qmp-snap")).findFirst()
-                    .orElseThrow().id();
+            List<Qemu.Listed> listed = Qemu.snapshotsWhileHeld(image);
+            String id = listed.stream().filter(s -> s.name().equals("qmp-snap")).map(Qemu.Listed::id).findFirst()
+                    .orElseThrow(() -> new AssertionError("qemu-img info -U lists no qmp-snap: " + listed));
 
             assertError(qmp, "blockdev-snapshot-internal-sync", args("device", "drive0", "name", "qmp-snap"),
                     "GenericError", "Snapshot with name 'qmp-snap' already exists on device 'drive0'");

@@ -20,7 +20,8 @@
  * lists the commands for the failure message.
  * <li>{@link io.qsnapfs.testing.QemuVm} runs a real QEMU virtual machine ({@code qemu-system-x86_64},
  * TCG, no kernel) over an image and drives its monitor, for snapshots with VM state made by
- * {@code savevm} (and disk writes between them); {@link io.qsnapfs.testing.TableWalk#vmState} reads
+ * {@code savevm} (and disk writes between them), or with more options such as QMP monitors;
+ * {@link io.qsnapfs.testing.TableWalk#vmState} reads
  * such a snapshot's VM state where the spec places it.
  * <li>{@link io.qsnapfs.testing.Bytes} compares byte arrays and makes, reads and writes files of
  * them; {@link io.qsnapfs.testing.Processes} and {@link io.qsnapfs.testing.ChildJvm} run
