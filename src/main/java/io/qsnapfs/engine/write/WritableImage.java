@@ -162,14 +162,9 @@ public final class WritableImage implements Closeable {
      *         NO_SPACE; IO
      */
     public synchronized SnapshotEntry create(String snapshotName) {
-        byte[] nameBytes = checkName(snapshotName);
+        byte[] nameBytes = checkName(name, snapshotName);
         State s = take();
-        for (SnapshotEntry e : s.snapshots) {
-            if (e.hasName(nameBytes)) {
-                throw new ImageException(ImageException.Kind.EXISTS, name + ": a snapshot named '" + snapshotName
-                        + "' exists already (ID " + e.idString() + ")");
-            }
-        }
+        checkNameFree(name, s.snapshots, snapshotName);
         if (s.snapshots.size() >= QcowHeader.MAX_SNAPSHOTS) {
             throw new ImageException(ImageException.Kind.INVALID_ARGUMENT, name + ": the image already has "
                     + s.snapshots.size() + " snapshots, the most qcow2 allows");
@@ -245,7 +240,7 @@ public final class WritableImage implements Closeable {
      */
     public synchronized SnapshotEntry delete(String idOrName) {
         State s = take();
-        SnapshotEntry victim = find(s.snapshots, idOrName);
+        SnapshotEntry victim = find(name, s.snapshots, idOrName);
         long[] snapshotL1 = s.tables.readL1(victim.l1TableOffset(), victim.l1Size(),
                 "L1 table of snapshot " + victim.idString());
         QcowHeader h = s.header;
@@ -302,7 +297,7 @@ public final class WritableImage implements Closeable {
     public synchronized SnapshotEntry apply(String idOrName) {
         State s = take();
         QcowHeader h = s.header;
-        SnapshotEntry target = find(s.snapshots, idOrName);
+        SnapshotEntry target = find(name, s.snapshots, idOrName);
         long diskSize = target.hasDiskSize() ? target.diskSize() : h.size();
         if (diskSize != h.size()) {
             if (h.version() < 3) {
@@ -456,8 +451,12 @@ public final class WritableImage implements Closeable {
         }
     }
 
-    /** The snapshot with this ID, else the one with this name ({@link SnapshotLookup}); a name shared by several is refused. */
-    private SnapshotEntry find(List<SnapshotEntry> snapshots, String idOrName) {
+    /**
+     * The snapshot of {@code image} a write means by {@code idOrName}: the one with this ID, else
+     * the one with this name ({@link SnapshotLookup}); a name shared by several is refused. The
+     * rule of every write, ours or one handed to QEMU ({@link QemuHandoff}).
+     */
+    static SnapshotEntry find(String name, List<SnapshotEntry> snapshots, String idOrName) {
         List<SnapshotEntry> found = SnapshotLookup.matches(snapshots, idOrName);
         if (found.isEmpty()) {
             throw ImageException.notFound(name, "no snapshot with ID or name '" + idOrName + "'");
@@ -486,7 +485,19 @@ public final class WritableImage implements Closeable {
         return Long.toUnsignedString(largest + 1);
     }
 
-    private byte[] checkName(String snapshotName) {
+    /** Refuses a new snapshot name that one of the snapshots of the image {@code name} has already (EXISTS). */
+    static void checkNameFree(String name, List<SnapshotEntry> snapshots, String snapshotName) {
+        byte[] nameBytes = snapshotName.getBytes(StandardCharsets.UTF_8);
+        for (SnapshotEntry e : snapshots) {
+            if (e.hasName(nameBytes)) {
+                throw new ImageException(ImageException.Kind.EXISTS, name + ": a snapshot named '" + snapshotName
+                        + "' exists already (ID " + e.idString() + ")");
+            }
+        }
+    }
+
+    /** A new snapshot's name as stored, refused when qcow2 cannot hold it (empty, too long, NUL). */
+    static byte[] checkName(String name, String snapshotName) {
         byte[] bytes = snapshotName.getBytes(StandardCharsets.UTF_8);
         if (bytes.length == 0) {
             throw new ImageException(ImageException.Kind.INVALID_ARGUMENT, name + ": a snapshot name cannot be empty");

@@ -4,6 +4,8 @@
  * in-memory refcount editor and cluster allocator ({@link io.qsnapfs.engine.write.RefcountEditor})
  * and the walk that adds or removes the references an L1 table makes and sets COPIED ({@link
  * io.qsnapfs.engine.write.TableReferences}). Every write goes through the shared layer's {@link
- * io.qsnapfs.engine.MetadataGuard}.
+ * io.qsnapfs.engine.MetadataGuard}. When a running VM holds the image, create and delete are
+ * handed to its QEMU over QMP instead ({@link io.qsnapfs.engine.write.QemuHandoff}), under the same
+ * lookup and name rules.
  */
 package io.qsnapfs.engine.write;
