@@ -1,7 +1,10 @@
 package io.qsnapfs.cli;
 
+import io.qsnapfs.engine.ImageException;
+import io.qsnapfs.engine.write.QemuHandoff;
 import io.qsnapfs.engine.write.WritableImage;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 /**
@@ -15,8 +18,18 @@ final class SnapshotCreateCommand extends SnapshotWriteCommand {
     @Parameters(index = "1", paramLabel = "NAME", description = "The new snapshot's name.")
     String name;
 
+    @Mixin
+    QmpOptions qmp;
+
     @Override
     void operate(WritableImage img) {
         img.create(name);
+    }
+
+    @Override
+    void handOff(ImageException busy) {
+        try (QemuHandoff qemu = QemuHandoff.reach(image, qmp.socket, qmp.timeout(), busy)) {
+            qemu.create(name);
+        }
     }
 }

@@ -1,7 +1,10 @@
 package io.qsnapfs.cli;
 
+import io.qsnapfs.engine.ImageException;
+import io.qsnapfs.engine.write.QemuHandoff;
 import io.qsnapfs.engine.write.WritableImage;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 /**
@@ -10,13 +13,24 @@ import picocli.CommandLine.Parameters;
 @Command(name = "delete", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = {"Delete the snapshot with ID ID_OR_NAME from IMAGE, else the one named so,"
             + " like qemu-img snapshot -d.",
-            "Prints nothing on success. Refuses an image another process (a running VM) has open."})
+            "Prints nothing on success. Hands the request to the QEMU of a running VM that has IMAGE open, over its QMP"
+                + " monitor; refuses an image another process holds otherwise."})
 final class SnapshotDeleteCommand extends SnapshotWriteCommand {
     @Parameters(index = "1", paramLabel = "ID_OR_NAME", description = "The snapshot's ID or name.")
     String snapshot;
 
+    @Mixin
+    QmpOptions qmp;
+
     @Override
     void operate(WritableImage img) {
         img.delete(snapshot);
+    }
+
+    @Override
+    void handOff(ImageException busy) {
+        try (QemuHandoff qemu = QemuHandoff.reach(image, qmp.socket, qmp.timeout(), busy)) {
+            qemu.delete(snapshot);
+        }
     }
 }
