@@ -68,7 +68,8 @@ expect_fail() {
 # vm_start IMAGE [-S]: a real QEMU VM over a qcow2 image, for snapshots with VM state (savevm):
 # qemu-system-x86_64 with TCG, 32 MiB, no display, no default devices, the image as drive0 attached
 # to no guest device (the guest sits in its BIOS; no kernel needed), at most 5 minutes; its HMP
-# monitor on $T/vm.sock. Sets VM_PID; killed at exit if still running. One VM per test at a time.
+# monitor on $T/vm.sock. Sets VM_PID (killed at exit if still running) and QEMU_PID (QEMU's own
+# process, a child of VM_PID's timeout). One VM per test at a time.
 vm_start() {
   need qemu-system-x86_64 python3
   VM_SOCK=$T/vm.sock
@@ -79,6 +80,7 @@ vm_start() {
   VM_PID=$!
   CLEANUP_PIDS+=("$VM_PID")
   hmp
+  QEMU_PID=$(pgrep -P "$VM_PID" | head -1)
 }
 
 # hmp [COMMAND...]: runs HMP commands on the VM's monitor one after another, each waiting for the

@@ -34,7 +34,8 @@ import picocli.CommandLine.Parameters;
             "Every snapshot appears as MOUNTPOINT/<image>/snapshots/<name>.raw and by-id/<id>.raw, "
                 + "the VM state of a snapshot taken with savevm as vm-state/<id>.vmstate; "
                 + "MOUNTPOINT/<image>/control/ takes requests (touch create/NAME, delete/ID_OR_NAME, apply/ID_OR_NAME), "
-                + "and control/log lists them, images that were skipped and read errors.",
+                + "and control/log lists them, images that were skipped and read errors. A create or delete on the image "
+                + "of a running VM is done by its QEMU, over QMP.",
             "Returns once the file system answers; the server it started serves until unmounted (qsnapfs umount, "
                 + "umount)."},
         footerHeading = "%nMounting with mount(8) and /etc/fstab%n",
@@ -60,6 +61,10 @@ final class MountCommand extends CommandBase implements Callable<Integer> {
     @Option(names = {"-o", "--options"}, split = ",", paramLabel = "OPTION",
             description = {"Mount options, as mount(8) and fstab give them:",
                 "ro: control requests are refused (as --read-only); rw: they are not (the default).",
+                "qmp=DIR: a create or delete on an image a running VM holds goes to its QEMU over the QMP socket "
+                    + "DIR/<image>.qmp (e.g. web01.qcow2.qmp, or web01.qmp); without one, over the QMP sockets on the "
+                    + "command line of the QEMU that has the image open. qmp_timeout=S: how long a monitor may take "
+                    + "to greet and answer each query (default 5); one that does not greet is busy (EBUSY).",
                 "For FUSE: allow_other (others may read the snapshots), allow_root, nodev, nosuid, noexec, noatime, "
                     + "entry_timeout=S, attr_timeout=S, negative_timeout=S (seconds the kernel caches names and "
                     + "attributes).",
@@ -86,7 +91,7 @@ final class MountCommand extends CommandBase implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
-        MountOptions mo = new MountOptions(readOnly || given.readOnly(), given.fuse());
+        MountOptions mo = new MountOptions(readOnly || given.readOnly(), given.fuse(), given.qmpDir(), given.qmpTimeout());
         try {
             FuseMount.checkArguments(dir, mp);
             if (foreground) {
@@ -106,7 +111,7 @@ final class MountCommand extends CommandBase implements Callable<Integer> {
                 err.flush();
             }
         });
-        FuseMount mount = FuseMount.start(dir, mp, mo.fuse(), mo.readOnly(), log);
+        FuseMount mount = FuseMount.start(dir, mp, mo.fuse(), mo.readOnly(), mo.qmpRoutes(), log);
         log.add("serving " + dir + " on " + mp + (mo.readOnly() ? " (read-only)" : ""));
         mount.awaitUnmount();
         log.add("unmounted " + mp);
@@ -130,7 +135,7 @@ final class MountCommand extends CommandBase implements Callable<Integer> {
         if (mo.readOnly()) {
             cmd.add("--read-only");
         }
-        for (String o : mo.fuse()) {
+        for (String o : mo.serverOptions()) {
             cmd.add("-o");
             cmd.add(o);
         }

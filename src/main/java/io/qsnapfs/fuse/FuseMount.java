@@ -3,6 +3,7 @@ package io.qsnapfs.fuse;
 import io.qsnapfs.io.PositionalFile;
 import io.qsnapfs.mount.ImageCatalog;
 import io.qsnapfs.mount.MountTree;
+import io.qsnapfs.mount.QmpRoutes;
 import io.qsnapfs.mount.RequestLog;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -94,9 +95,10 @@ public final class FuseMount {
      * with libfuse's and fusermount's own words.
      *
      * @param userOptions options for {@code -o}, passed through to libfuse
+     * @param qmp         where control requests find the QMP monitor of a VM that holds an image
      */
     public static FuseMount start(Path imageDir, Path mountPoint, List<String> userOptions, boolean readOnly,
-            RequestLog log) throws MountException {
+            QmpRoutes qmp, RequestLog log) throws MountException {
         Path dir = imageDir.toAbsolutePath().normalize();
         Path mp = mountPoint.toAbsolutePath().normalize();
         checkArguments(dir, mp);
@@ -104,7 +106,7 @@ public final class FuseMount {
         ImageCatalog catalog = new ImageCatalog(dir, log);
         NameInvalidator names = new NameInvalidator();
         catalog.onStaleNames(names::stale);
-        QsnapFuse ops = new QsnapFuse(new MountTree(catalog, log, readOnly), names);
+        QsnapFuse ops = new QsnapFuse(new MountTree(catalog, log, readOnly, qmp), names);
         StringBuilder opts = new StringBuilder("fsname=qsnapfs,subtype=qsnapfs,default_permissions,auto_unmount,splice_write");
         for (String o : userOptions) {
             opts.append(',').append(o);

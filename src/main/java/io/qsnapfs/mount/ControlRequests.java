@@ -1,10 +1,12 @@
 package io.qsnapfs.mount;
 
 import io.qsnapfs.engine.ImageException;
+import io.qsnapfs.engine.write.QemuHandoff;
 import io.qsnapfs.engine.write.WritableImage;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.format.SnapshotLookup;
 import io.qsnapfs.mount.Node.DirKind;
+import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -19,19 +21,29 @@ import java.util.concurrent.locks.ReentrantLock;
  * After a request the image is reopened in the catalog at once, so the snapshot files show the
  * change immediately. Every request, refused or not, gets one line in the log: operation, image,
  * argument, and {@code ok, id N} or the errno name and the reason.
+ *
+ * <p>When a running VM holds the image, a create or delete goes to its QEMU over QMP ({@link
+ * QemuHandoff}, monitors found as {@link QmpRoutes} says) and the log adds {@code by QEMU pid P};
+ * an apply is refused (EBUSY).
  */
 final class ControlRequests {
     private final ImageCatalog catalog;
     private final RequestLog log;
     private final OpenSnapshots openSnapshots;
     private final boolean readOnly;
+    private final QmpRoutes qmp;
     private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
 
-    ControlRequests(ImageCatalog catalog, RequestLog log, OpenSnapshots openSnapshots, boolean readOnly) {
+    /** What a request did, and who did it when not we ({@code QEMU pid P}), else null. */
+    private record Done(SnapshotEntry snapshot, String by) {
+    }
+
+    ControlRequests(ImageCatalog catalog, RequestLog log, OpenSnapshots openSnapshots, boolean readOnly, QmpRoutes qmp) {
         this.catalog = catalog;
         this.log = log;
         this.openSnapshots = openSnapshots;
         this.readOnly = readOnly;
+        this.qmp = qmp;
     }
 
     /**
@@ -42,9 +54,10 @@ final class ControlRequests {
     SnapshotEntry run(String image, DirKind kind, String argument) {
         String what = kind.fileName() + " " + LogText.escape(image) + " " + LogText.quote(argument);
         try {
-            SnapshotEntry done = perform(image, kind, argument);
-            log.add(what + ": ok, id " + LogText.escape(done.idString()));
-            return done;
+            Done done = perform(image, kind, argument);
+            log.add(what + ": ok, id " + LogText.escape(done.snapshot().idString())
+                    + (done.by() != null ? ", by " + done.by() : ""));
+            return done.snapshot();
         } catch (ImageException e) {
             log.add(what + ": " + ErrnoName.of(e.kind()) + ": " + LogText.escape(e.getMessage()));
             throw new RequestFailure(e.kind(), e.getMessage(), e);
@@ -60,7 +73,7 @@ final class ControlRequests {
         return locks.computeIfAbsent(image, k -> new ReentrantLock());
     }
 
-    private SnapshotEntry perform(String image, DirKind kind, String argument) {
+    private Done perform(String image, DirKind kind, String argument) {
         if (readOnly) {
             throw new ImageException(ImageException.Kind.READ_ONLY, image + ": the mount is read-only");
         }
@@ -70,20 +83,29 @@ final class ControlRequests {
         ReentrantLock lock = lockOf(image);
         lock.lock();
         try {
-            WritableImage w = WritableImage.open(catalog.directory().resolve(image));
+            Path path = catalog.directory().resolve(image);
+            WritableImage w;
+            try {
+                w = WritableImage.open(path);
+            } catch (ImageException e) {
+                if (!QemuHandoff.heldByAnother(e)) {
+                    throw e;
+                }
+                return handOff(image, path, kind, argument, e);
+            }
             OpenSnapshots.Hold fence = null;
             try {
                 try (w) {
                     switch (kind) {
                         case CREATE:
-                            return w.create(argument);
+                            return new Done(w.create(argument), null);
                         case DELETE:
                             fence = openSnapshots.fence(image, targets(w.snapshots(), argument),
                                     image + ": snapshot '" + argument + "'");
-                            return w.delete(argument);
+                            return new Done(w.delete(argument), null);
                         case APPLY:
                             fence = openSnapshots.fenceImage(image, image);
-                            return w.apply(argument);
+                            return new Done(w.apply(argument), null);
                         default:
                             throw new IllegalArgumentException(kind + " is not a request");
                     }
@@ -98,6 +120,29 @@ final class ControlRequests {
             }
         } finally {
             lock.unlock();
+        }
+    }
+
+    /**
+     * A create or delete of an image a running VM holds, done by its QEMU; the same fence as our
+     * own delete keeps an open snapshot file from losing its snapshot. An apply is refused.
+     */
+    private Done handOff(String image, Path path, DirKind kind, String argument, ImageException busy) {
+        if (kind == DirKind.APPLY) {
+            throw QemuHandoff.applyRefusal(path, busy);
+        }
+        OpenSnapshots.Hold fence = null;
+        try (QemuHandoff qemu = QemuHandoff.reach(path, qmp.socketFor(image), qmp.timeout(), busy)) {
+            if (kind == DirKind.CREATE) {
+                return new Done(qemu.create(argument).snapshot(), qemu.by());
+            }
+            fence = openSnapshots.fence(image, targets(qemu.snapshots(), argument), image + ": snapshot '" + argument + "'");
+            return new Done(qemu.delete(argument).snapshot(), qemu.by());
+        } finally {
+            catalog.reopen(image);
+            if (fence != null) {
+                fence.close();
+            }
         }
     }
 

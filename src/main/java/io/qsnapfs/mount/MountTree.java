@@ -2,6 +2,7 @@ package io.qsnapfs.mount;
 
 import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.engine.read.BlockSource;
+import io.qsnapfs.engine.write.QemuHandoff;
 import io.qsnapfs.format.SnapshotEntry;
 import io.qsnapfs.mount.Node.DirKind;
 import java.util.ArrayList;
@@ -57,10 +58,15 @@ public final class MountTree {
     private final ControlRequests requests;
 
     public MountTree(ImageCatalog catalog, RequestLog log, boolean readOnly) {
+        this(catalog, log, readOnly, new QmpRoutes(null, QemuHandoff.DEFAULT_TIMEOUT));
+    }
+
+    /** The tree, with the requests on images a running VM holds handed to its QEMU as {@code qmp} says. */
+    public MountTree(ImageCatalog catalog, RequestLog log, boolean readOnly, QmpRoutes qmp) {
         this.catalog = catalog;
         this.log = log;
         this.readOnly = readOnly;
-        this.requests = new ControlRequests(catalog, log, openSnapshots, readOnly);
+        this.requests = new ControlRequests(catalog, log, openSnapshots, readOnly, qmp);
     }
 
     /** The requests, for tests that need to hold an image's request lock. */

@@ -74,4 +74,24 @@ class MountOptionsTest {
                 + "entry_timeout=0.5)", assertThrows(IllegalArgumentException.class,
                         () -> parse("entry_timeout=x")).getMessage());
     }
+
+    @Test
+    void qmpDirectoryAndTimeoutGoToTheControlRequestsAndToTheServer() {
+        MountOptions o = parse("rw,qmp=/run/qsnapfs/qmp/,qmp_timeout=2.5,allow_other");
+        assertEquals(java.nio.file.Path.of("/run/qsnapfs/qmp"), o.qmpDir());
+        assertEquals("2.5", o.qmpTimeout());
+        assertEquals(List.of("allow_other"), o.fuse(), "neither is libfuse's");
+        assertEquals(java.time.Duration.ofMillis(2500), o.qmpRoutes().timeout());
+        assertEquals(List.of("allow_other", "qmp=/run/qsnapfs/qmp", "qmp_timeout=2.5"), o.serverOptions());
+        assertEquals(io.qsnapfs.engine.write.QemuHandoff.DEFAULT_TIMEOUT, parse("rw").qmpRoutes().timeout());
+        assertEquals(List.of(), parse("rw").serverOptions());
+    }
+
+    @Test
+    void badQmpOptionsAreRefused() {
+        for (String bad : new String[] {"qmp=", "qmp", "qmp_timeout=0", "qmp_timeout=-1", "qmp_timeout=soon",
+            "qmp_timeout=3601"}) {
+            assertThrows(IllegalArgumentException.class, () -> parse(bad), bad);
+        }
+    }
 }
