@@ -1,7 +1,7 @@
 package io.qsnapfs.engine.read;
 
 import io.qsnapfs.engine.ImageException;
-import io.qsnapfs.format.Hex;
+import io.qsnapfs.engine.read.ClusterReads.Reads;
 import io.qsnapfs.format.L2Entry;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -40,12 +40,6 @@ public final class Diff {
     public interface Sink {
         void changed(long start, long length, boolean zero) throws IOException;
     }
-
-    /** What metadata says a guest cluster or subcluster reads. */
-    private static final int UNALLOCATED = 0;
-    private static final int ZERO = 1;
-    private static final int DATA = 2;
-    private static final int COMPRESSED = 3;
 
     private final Tree from;
     private final Tree to;
@@ -143,20 +137,24 @@ public final class Diff {
     private void cluster(long ea, long ba, long la, long eb, long bb, long lb, int j, long start, long end,
             boolean fromExists) throws IOException {
         if (!to.extended) {
-            verdict(fromExists ? from.kind(ea, 0, 0, la, j) : -1, ea, to.kind(eb, 0, 0, lb, j), eb, start, end);
+            verdict(fromExists ? from.reads.of(ea, 0, 0, la, j) : null, ea, to.reads.of(eb, 0, 0, lb, j), eb, start, end);
             return;
         }
         long pos = start;
         while (pos < end) {
             int sc = to.subclusterIndex(pos);
             long scEnd = Math.min(end, ((pos >>> to.subclusterBits) + 1) << to.subclusterBits);
-            verdict(fromExists ? from.kind(ea, ba, sc, la, j) : -1, ea, to.kind(eb, bb, sc, lb, j), eb, pos, scEnd);
+            verdict(fromExists ? from.reads.of(ea, ba, sc, la, j) : null, ea, to.reads.of(eb, bb, sc, lb, j), eb, pos,
+                    scEnd);
             pos = scEnd;
         }
     }
 
-    /** Reports {@code [start, end)} unless the two kinds and entries say its bytes are the same. */
-    private void verdict(int ka, long ea, int kb, long eb, long start, long end) throws IOException {
+    /**
+     * Reports {@code [start, end)} unless what the two entries read ({@code ka} null past FROM's
+     * end) says its bytes are the same.
+     */
+    private void verdict(Reads ka, long ea, Reads kb, long eb, long start, long end) throws IOException {
         boolean same;
         Boolean toZero = null;
         if (ka == kb) {
@@ -165,9 +163,9 @@ public final class Diff {
                 case DATA -> !dataFile && L2Entry.offset(ea) == L2Entry.offset(eb);
                 default -> ((ea ^ eb) & ~L2Entry.COPIED) == 0;
             };
-        } else if ((ka == ZERO && kb == UNALLOCATED) || (ka == UNALLOCATED && kb == ZERO)) {
+        } else if ((ka == Reads.ZERO && kb == Reads.UNALLOCATED) || (ka == Reads.UNALLOCATED && kb == Reads.ZERO)) {
             same = backingZeros(to, start, end);
-            toZero = kb == ZERO || same;
+            toZero = kb == Reads.ZERO || same;
         } else {
             same = false;
         }
@@ -175,7 +173,7 @@ public final class Diff {
             return;
         }
         if (toZero == null) {
-            toZero = kb == ZERO || (kb == UNALLOCATED && backingZeros(to, start, end));
+            toZero = kb == Reads.ZERO || (kb == Reads.UNALLOCATED && backingZeros(to, start, end));
         }
         emit(start, end - start, toZero);
     }
@@ -213,9 +211,10 @@ public final class Diff {
                         ? ((pos >>> tree.subclusterBits) + 1) << tree.subclusterBits
                         : ((pos >>> tree.clusterBits) + 1) << tree.clusterBits;
                 unitEnd = Math.min(tableEnd, unitEnd);
-                int kind = tree.kind(tree.word(table, j, 0), tree.word(table, j, 1),
+                Reads kind = tree.reads.of(tree.word(table, j, 0), tree.word(table, j, 1),
                         tree.extended ? tree.subclusterIndex(pos) : 0, l2, j);
-                if (kind == DATA || kind == COMPRESSED || (kind == UNALLOCATED && !backingZeros(tree, pos, unitEnd))) {
+                if (kind == Reads.DATA || kind == Reads.COMPRESSED
+                        || (kind == Reads.UNALLOCATED && !backingZeros(tree, pos, unitEnd))) {
                     return false;
                 }
                 pos = unitEnd;
@@ -256,7 +255,7 @@ public final class Diff {
         final int entryWords;
         final boolean extended;
         final boolean dataFile;
-        final boolean version2;
+        final ClusterReads reads;
 
         Tree(Qcow2View view) {
             this.image = view.image();
@@ -270,7 +269,7 @@ public final class Diff {
             this.entryWords = image.header().l2EntryWords();
             this.extended = image.header().hasExtendedL2();
             this.dataFile = image.hasDataFile();
-            this.version2 = image.header().version() < 3;
+            this.reads = new ClusterReads(image.name(), image.header(), dataFile);
         }
 
         long l2Offset(long index) {
@@ -291,42 +290,6 @@ public final class Diff {
                 return 0;
             }
             return table[j * entryWords + w];
-        }
-
-        /** What the entry (and bitmap) of index {@code j} of the L2 table at {@code l2} says subcluster {@code sc} reads. */
-        int kind(long entry, long bitmap, int sc, long l2, int j) {
-            if (L2Entry.isCompressed(entry)) {
-                return COMPRESSED;
-            }
-            boolean allocated = L2Entry.isAllocated(entry, dataFile);
-            if (!extended) {
-                if ((entry & L2Entry.ZERO) != 0) {
-                    if (version2) {
-                        throw ImageException.corrupt(image.name(), "L2 table at " + Hex.of(l2) + " entry " + j
-                                + " has the zero flag, which a version 2 image cannot have");
-                    }
-                    return ZERO;
-                }
-                return allocated ? checkedData(entry, l2, j) : UNALLOCATED;
-            }
-            if (allocated ? ((bitmap >>> 32) & bitmap) != 0 : (bitmap & L2Entry.BITMAP_ALL_ALLOC) != 0) {
-                throw ImageException.corrupt(image.name(), "L2 table at " + Hex.of(l2) + " entry " + j
-                        + " has an invalid subcluster bitmap " + Hex.of(bitmap));
-            }
-            if (L2Entry.subclusterZero(bitmap, sc)) {
-                return ZERO;
-            }
-            return allocated && L2Entry.subclusterAllocated(bitmap, sc) ? checkedData(entry, l2, j) : UNALLOCATED;
-        }
-
-        /** DATA, once the entry's host offset is found aligned (as the reader checks before it reads). */
-        private int checkedData(long entry, long l2, int j) {
-            if ((entry & L2Entry.OFFSET_MASK & ((1L << clusterBits) - 1)) != 0) {
-                throw ImageException.corrupt(image.name(), "L2 table at " + Hex.of(l2) + " entry " + j
-                        + " points to a data cluster at " + Hex.of(entry & L2Entry.OFFSET_MASK)
-                        + " that is not aligned to a cluster boundary");
-            }
-            return DATA;
         }
     }
 }

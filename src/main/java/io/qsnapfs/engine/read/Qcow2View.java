@@ -12,15 +12,11 @@ import java.nio.ByteBuffer;
  * QEMU's {@code load_tmp} does. The L1 table is read once when the view is made; L2 tables and
  * compressed clusters come through the image's caches.
  *
- * <p>Translation follows QEMU's classification of L2 entries exactly:
- * <ul>
- * <li>compressed (bit 62): decompress the cluster (with extended L2 the bitmap is ignored);</li>
- * <li>standard entries: zero flag set reads zeros (allocated or not; corrupt in v2); host offset 0 is
- * unallocated, except with an external data file where offset 0 with COPIED set is data;</li>
- * <li>extended L2: an allocated cluster's subclusters are data, zero, or unallocated (backing);
- * an unallocated cluster's subclusters are zero or unallocated; any other bitmap is invalid.</li>
- * </ul>
- * Unallocated ranges read from the backing disk up to its size, and zeros beyond it.
+ * <p>Translation follows QEMU's classification of L2 entries exactly ({@link ClusterReads}, shared
+ * with {@link Diff}): compressed clusters are decompressed (with extended L2 the bitmap is
+ * ignored), zero (sub)clusters read zeros, data comes from the host cluster (with an external data
+ * file, offset 0 with COPIED set is data), and unallocated ranges read from the backing disk up to
+ * its size, and zeros beyond it.
  */
 public final class Qcow2View implements BlockSource {
     private final QcowImage image;
@@ -33,6 +29,7 @@ public final class Qcow2View implements BlockSource {
     private final int l1Shift;
     private final boolean extended;
     private final int subclusterBits;
+    private final ClusterReads reads;
 
     Qcow2View(QcowImage image, long[] l1, long size, String description) {
         this.image = image;
@@ -45,6 +42,7 @@ public final class Qcow2View implements BlockSource {
         this.l1Shift = clusterBits + l2Bits;
         this.extended = image.header().hasExtendedL2();
         this.subclusterBits = clusterBits - 5;
+        this.reads = new ClusterReads(image.name(), image.header(), image.hasDataFile());
     }
 
     @Override
@@ -103,63 +101,33 @@ public final class Qcow2View implements BlockSource {
             long inCluster = pos & (clusterSize - 1);
             long n = Math.min(end - pos, clusterSize - inCluster);
             long entry = l2[index * entryWords];
-            L2Entry.Kind kind = L2Entry.kind(entry, extended, image.hasDataFile());
-            if (kind == L2Entry.Kind.COMPRESSED) {
-                byte[] cluster = image.compressedCluster(entry);
-                out.bytes(ByteBuffer.wrap(cluster, (int) inCluster, (int) n));
-            } else if (extended) {
-                mapSubclusters(entry, l2[index * 2 + 1], l2Offset, index, pos, inCluster, n, out);
-            } else {
-                switch (kind) {
-                    case ZERO_PLAIN, ZERO_ALLOC -> {
-                        if (image.header().version() < 3) {
-                            throw ImageException.corrupt(image.name(), "L2 table at " + Hex.of(l2Offset) + " entry "
-                                    + index + " has the zero flag, which a version 2 image cannot have");
-                        }
-                        out.zero(n);
+            long bitmap = extended ? l2[index * 2 + 1] : 0;
+            // a piece of one cluster, or with extended L2 entries of one subcluster, at a time
+            long done = 0;
+            while (done < n) {
+                long at = inCluster + done;
+                int sc = extended ? (int) (at >>> subclusterBits) : 0;
+                long piece = extended ? Math.min(n - done, ((long) (sc + 1) << subclusterBits) - at) : n;
+                switch (reads.of(entry, bitmap, sc, l2Offset, index)) {
+                    case COMPRESSED -> {
+                        piece = n - done; // the bitmap of a compressed cluster is ignored
+                        byte[] cluster = image.compressedCluster(entry);
+                        out.bytes(ByteBuffer.wrap(cluster, (int) at, (int) piece));
                     }
-                    case NORMAL -> data(entry, l2Offset, index, pos, inCluster, n, out);
-                    default -> unallocated(pos, n, out);
+                    case ZERO -> out.zero(piece);
+                    case DATA -> data(entry, l2Offset, index, pos + done, at, piece, out);
+                    case UNALLOCATED -> unallocated(pos + done, piece, out);
                 }
+                done += piece;
             }
             pos += n;
         }
     }
 
-    private void mapSubclusters(long entry, long bitmap, long l2Offset, int index, long pos, long inCluster, long n,
-            Coalescer out) throws IOException {
-        boolean allocated = isAllocated(entry);
-        if (allocated ? ((bitmap >>> 32) & bitmap) != 0 : (bitmap & L2Entry.BITMAP_ALL_ALLOC) != 0) {
-            throw ImageException.corrupt(image.name(), "L2 table at " + Hex.of(l2Offset) + " entry " + index
-                    + " has an invalid subcluster bitmap " + Hex.of(bitmap));
-        }
-        long done = 0;
-        while (done < n) {
-            long at = inCluster + done;
-            int sc = (int) (at >>> subclusterBits);
-            long piece = Math.min(n - done, ((long) (sc + 1) << subclusterBits) - at);
-            if (L2Entry.subclusterZero(bitmap, sc)) {
-                out.zero(piece);
-            } else if (allocated && L2Entry.subclusterAllocated(bitmap, sc)) {
-                data(entry, l2Offset, index, pos + done, at, piece, out);
-            } else {
-                unallocated(pos + done, piece, out);
-            }
-            done += piece;
-        }
-    }
-
-    private boolean isAllocated(long entry) {
-        return L2Entry.isAllocated(entry, image.hasDataFile());
-    }
-
+    /** Data of a host cluster ({@link ClusterReads} checked its alignment). */
     private void data(long entry, long l2Offset, int index, long guest, long inCluster, long n, Coalescer out)
             throws IOException {
         long host = entry & L2Entry.OFFSET_MASK;
-        if ((host & (clusterSize - 1)) != 0) {
-            throw ImageException.corrupt(image.name(), "L2 table at " + Hex.of(l2Offset) + " entry " + index
-                    + " points to data at " + Hex.of(host) + " that is not aligned to a cluster boundary");
-        }
         if (!image.hasDataFile() && host < clusterSize) {
             throw ImageException.corrupt(image.name(), "L2 table at " + Hex.of(l2Offset) + " entry " + index
                     + " points into the image header");
