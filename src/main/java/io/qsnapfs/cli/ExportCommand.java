@@ -164,7 +164,7 @@ final class ExportCommand extends CommandBase implements Callable<Integer> {
     }
 
     private void toStandardOutput(Exporter exporter, BlockSource source) throws IOException {
-        if (streams().interactive()) {
+        if (streams().outTerminal()) {
             throw new CliException(source.describe() + ": refusing to write " + (vmState ? "a VM state" : "a raw disk")
                     + " to a terminal; name an output file or redirect standard output");
         }

@@ -128,7 +128,7 @@ public final class Main implements Callable<Integer> {
         PrintStream out = new PrintStream(new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16),
                 false, StandardCharsets.UTF_8);
         PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8);
-        int status = run(new Streams(out, err, System.console() != null), args);
+        int status = run(new Streams(out, err, Streams.isTerminal(1), Streams.isTerminal(2)), args);
         System.exit(status);
     }
 }

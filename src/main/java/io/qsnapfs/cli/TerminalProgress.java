@@ -18,9 +18,9 @@ final class TerminalProgress implements Exporter.Progress, ConsistencyCheck.Prog
         this.bar = bar;
     }
 
-    /** A progress bar for {@code total} bytes, or a silent one when not interactive or asked to be quiet. */
+    /** A progress bar for {@code total} bytes on standard error, or a silent one when that is no terminal or asked to be quiet. */
     static TerminalProgress start(Streams streams, String task, long total, boolean quiet) {
-        if (!streams.interactive() || quiet) {
+        if (!streams.errTerminal() || quiet) {
             return new TerminalProgress(null);
         }
         ProgressBar bar = new ProgressBarBuilder()
