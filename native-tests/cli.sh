@@ -43,3 +43,17 @@ status=0
 "$qsnapfs" export web01.qcow2 2>/dev/null || status=$?
 [ "$status" -eq 2 ] || { echo "usage error: exit status $status, expected 2"; exit 1; }
 echo "exit statuses ok"
+
+# terminals, told per stream (script(1) gives the command a pseudo-terminal): a raw disk is never
+# written to a terminal, also with standard input redirected; a progress bar shows on a terminal's
+# standard error also when standard output is a pipe, and never when standard error is not a terminal
+script -qec "'$qsnapfs' export web01.qcow2 -s 1 - < /dev/null" /dev/null > tty.txt 2>&1 || true
+grep -q "refusing to write a raw disk to a terminal" tty.txt || { echo "export - to a terminal:"; cat tty.txt; exit 1; }
+rm -f bar.raw
+script -qec "'$qsnapfs' export web01.qcow2 -s 1 bar.raw | cat" /dev/null > bar.txt 2>&1
+grep -q "100%" bar.txt || { echo "no progress bar on the terminal's stderr:"; cat bar.txt; exit 1; }
+cmp bar.raw expected.raw
+rm -f bar.raw
+script -qec "'$qsnapfs' export web01.qcow2 -s 1 bar.raw 2> bar.err" /dev/null > /dev/null 2>&1
+[ ! -s bar.err ] || { echo "a progress bar on a stderr that is a file:"; cat bar.err; exit 1; }
+echo "terminals ok"
