@@ -24,8 +24,8 @@ make -s -C "$ROOT" install DESTDIR="$R" >"$T/install.out" || fail "make install:
 mount --bind "$R/usr/local" /usr/local
 if [ -d /run/mount ]; then mount -t tmpfs tmpfs /run/mount; fi
 CLEANUP_MOUNTS+=("$M")
-# without --log-file the server logs to /tmp/qsnapfs-<mountpoint>.log: that file goes too
-serverlog=/tmp/qsnapfs-${M//\//_}.log
+# without --log-file root's server logs to /run/qsnapfs/<mountpoint>.log (0700): that file goes too
+serverlog=/run/qsnapfs/${M//\//_}.log
 trap 'cleanup; rm -f "$serverlog"' EXIT
 
 unmount() { # umount MOUNTPOINT, as a user would, and wait for the server to end
@@ -43,6 +43,7 @@ assert_eq "$(sum "$M/vm.qcow2/snapshots/base.raw")" "$(sum "$T/base.raw")" "snap
 expect_fail "Read-only file system" touch "$M/vm.qcow2/control/create/s1"
 grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z serving .* \(read-only\)$' "$serverlog" \
   || fail "no fixed-width 'serving ... (read-only)' line in $serverlog: $(cat "$serverlog")"
+assert_eq "$(stat -c '%a %U' /run/qsnapfs)" "700 root" "the server log's directory"
 grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z create vm.qcow2 "s1": EROFS' \
   "$M/vm.qcow2/control/log" || fail "control/log: $(cat "$M/vm.qcow2/control/log")"
 unmount

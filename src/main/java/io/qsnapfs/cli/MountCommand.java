@@ -1,5 +1,6 @@
 package io.qsnapfs.cli;
 
+import io.qsnapfs.engine.ImageException;
 import io.qsnapfs.fuse.FuseMount;
 import io.qsnapfs.fuse.MountException;
 import io.qsnapfs.fuse.MountTable;
@@ -77,8 +78,9 @@ final class MountCommand extends CommandBase implements Callable<Integer> {
     boolean readOnly;
 
     @Option(names = "--log-file", paramLabel = "FILE",
-            description = "Log of the background server (default: /tmp/qsnapfs-<mountpoint>.log, or the journal "
-                + "when started by systemd).")
+            description = "Log of the background server (default: the journal when started by systemd, else "
+                + "<mountpoint with / as _>.log in /run/qsnapfs for root, $XDG_RUNTIME_DIR/qsnapfs or /tmp/qsnapfs-UID "
+                + "for others; made 0700).")
     Path logFile;
 
     @Override
@@ -170,7 +172,8 @@ final class MountCommand extends CommandBase implements Callable<Integer> {
 
     /**
      * Where the background server logs: {@code --log-file}; else the journal (null) when this
-     * process's stderr is the journal; else a file in /tmp. Only the journal may be inherited: a
+     * process's stderr is the journal; else a file in a directory only this user may write
+     * ({@link ServerLogDirectory}). Only the journal may be inherited: a
      * terminal or a pipe must be let go of, or whoever reads the pipe to its end would wait until
      * the unmount.
      */
@@ -181,7 +184,11 @@ final class MountCommand extends CommandBase implements Callable<Integer> {
         if (JournalStream.isStderr()) {
             return null;
         }
-        return Path.of("/tmp", "qsnapfs-" + mp.toString().replace('/', '_') + ".log");
+        try {
+            return ServerLogDirectory.logFor(mp, System.getenv());
+        } catch (IOException e) {
+            throw new CliException(mp + ": no place for the server's log: " + ImageException.reason(e), e);
+        }
     }
 
     /** What the failed server said, without its program-name prefix; the log's name otherwise. */
