@@ -5,7 +5,8 @@
 # - touch control/create/N is done by QEMU (the log says "by QEMU pid P"), the snapshot file reads
 #   what the disk held and keeps it while the VM writes on; a taken name is EEXIST, an unknown
 #   snapshot ENOENT, an apply EBUSY naming loadvm; touch control/delete/N removes it;
-# - qsnapfs snapshot create/delete do the same, found from the command line and with --qmp;
+# - qsnapfs snapshot create/delete do the same, found from the command line, and with --qmp where
+#   the command line's path no longer leads to the monitor;
 # - after the VM quits, qemu-img snapshot -l agrees and qemu-img check is clean;
 # - EBUSY with the reason for: two QMP monitors both held by other clients, a VM with no QMP
 #   monitor, a mapped socket that never greets (within the time limit, nothing hangs);
@@ -106,6 +107,10 @@ mv "$T/hidden.qmp" "$Q/web.qmp"
 touch "$C/create/mapped" || fail "create through the mapped socket"
 log_has "create web.qcow2 \"mapped\": ok, id 4, by QEMU pid $QEMU_PID"
 touch "$C/delete/mapped" || fail "delete through the mapped socket"
+# the CLI: without --qmp only the path on the command line is known, and it leads nowhere
+expect_fail "No such file or directory" "$QS" snapshot create "$IMG" lost
+"$QS" snapshot create --qmp "$Q/web.qmp" "$IMG" cli3 || fail "snapshot create --qmp"
+"$QS" snapshot delete --qmp "$Q/web.qmp" "$IMG" cli3 || fail "snapshot delete --qmp"
 vm_quit
 assert_eq "$(qemu-img snapshot -l "$IMG" | awk 'NR>2 {print $2}' | tr '\n' ' ')" "cli2 " "qemu-img snapshot -l at the end"
 qemu-img check -q "$IMG" || fail "qemu-img check at the end"

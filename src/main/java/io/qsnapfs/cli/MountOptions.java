@@ -3,7 +3,6 @@ package io.qsnapfs.cli;
 import io.qsnapfs.engine.write.QemuHandoff;
 import io.qsnapfs.mount.QmpRoutes;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -60,10 +59,11 @@ record MountOptions(boolean readOnly, List<String> fuse, Path qmpDir, String qmp
             } else if (name.equals("qmp") && eq > 0 && eq < o.length() - 1) {
                 qmpDir = Path.of(o.substring(eq + 1)).toAbsolutePath().normalize();
             } else if (name.equals("qmp_timeout") && eq > 0) {
-                qmpTimeout = seconds(name, o.substring(eq + 1));
-                if (Double.parseDouble(qmpTimeout) <= 0 || Double.parseDouble(qmpTimeout) > 3600) {
-                    throw new IllegalArgumentException("mount option " + o + ": give a number of seconds above 0"
-                            + " and at most 3600");
+                qmpTimeout = o.substring(eq + 1);
+                try {
+                    QmpOptions.parseTimeout(qmpTimeout);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("mount option qmp_timeout=" + e.getMessage(), e);
                 }
             } else if (FUSE.contains(o)) {
                 fuse.add(o);
@@ -85,7 +85,7 @@ record MountOptions(boolean readOnly, List<String> fuse, Path qmpDir, String qmp
     /** The {@code qmp=} and {@code qmp_timeout=} options, as the mount's control requests use them. */
     QmpRoutes qmpRoutes() {
         return new QmpRoutes(qmpDir, qmpTimeout == null ? QemuHandoff.DEFAULT_TIMEOUT
-                : Duration.ofNanos((long) (Double.parseDouble(qmpTimeout) * 1e9)));
+                : QmpOptions.parseTimeout(qmpTimeout));
     }
 
     /** The options the background server is started with, as {@code -o} takes them. */

@@ -34,10 +34,6 @@ final class ControlRequests {
     private final QmpRoutes qmp;
     private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
 
-    /** What a request did, and who did it when not we ({@code QEMU pid P}), else null. */
-    private record Done(SnapshotEntry snapshot, String by) {
-    }
-
     ControlRequests(ImageCatalog catalog, RequestLog log, OpenSnapshots openSnapshots, boolean readOnly, QmpRoutes qmp) {
         this.catalog = catalog;
         this.log = log;
@@ -54,7 +50,7 @@ final class ControlRequests {
     SnapshotEntry run(String image, DirKind kind, String argument) {
         String what = kind.fileName() + " " + LogText.escape(image) + " " + LogText.quote(argument);
         try {
-            Done done = perform(image, kind, argument);
+            QemuHandoff.Done done = perform(image, kind, argument);
             log.add(what + ": ok, id " + LogText.escape(done.snapshot().idString())
                     + (done.by() != null ? ", by " + done.by() : ""));
             return done.snapshot();
@@ -73,7 +69,8 @@ final class ControlRequests {
         return locks.computeIfAbsent(image, k -> new ReentrantLock());
     }
 
-    private Done perform(String image, DirKind kind, String argument) {
+    /** What the request did; who did it ({@code by}) is null when we did. */
+    private QemuHandoff.Done perform(String image, DirKind kind, String argument) {
         if (readOnly) {
             throw new ImageException(ImageException.Kind.READ_ONLY, image + ": the mount is read-only");
         }
@@ -98,14 +95,14 @@ final class ControlRequests {
                 try (w) {
                     switch (kind) {
                         case CREATE:
-                            return new Done(w.create(argument), null);
+                            return new QemuHandoff.Done(w.create(argument), null);
                         case DELETE:
                             fence = openSnapshots.fence(image, targets(w.snapshots(), argument),
                                     image + ": snapshot '" + argument + "'");
-                            return new Done(w.delete(argument), null);
+                            return new QemuHandoff.Done(w.delete(argument), null);
                         case APPLY:
                             fence = openSnapshots.fenceImage(image, image);
-                            return new Done(w.apply(argument), null);
+                            return new QemuHandoff.Done(w.apply(argument), null);
                         default:
                             throw new IllegalArgumentException(kind + " is not a request");
                     }
@@ -127,17 +124,19 @@ final class ControlRequests {
      * A create or delete of an image a running VM holds, done by its QEMU; the same fence as our
      * own delete keeps an open snapshot file from losing its snapshot. An apply is refused.
      */
-    private Done handOff(String image, Path path, DirKind kind, String argument, ImageException busy) {
+    private QemuHandoff.Done handOff(String image, Path path, DirKind kind, String argument, ImageException busy) {
         if (kind == DirKind.APPLY) {
             throw QemuHandoff.applyRefusal(path, busy);
         }
         OpenSnapshots.Hold fence = null;
-        try (QemuHandoff qemu = QemuHandoff.reach(path, qmp.socketFor(image), qmp.timeout(), busy)) {
-            if (kind == DirKind.CREATE) {
-                return new Done(qemu.create(argument).snapshot(), qemu.by());
+        try {
+            if (kind == DirKind.DELETE) { // before QEMU is reached: an open file refuses at once
+                fence = openSnapshots.fence(image, targets(QemuHandoff.snapshotsOf(path), argument),
+                        image + ": snapshot '" + argument + "'");
             }
-            fence = openSnapshots.fence(image, targets(qemu.snapshots(), argument), image + ": snapshot '" + argument + "'");
-            return new Done(qemu.delete(argument).snapshot(), qemu.by());
+            try (QemuHandoff qemu = QemuHandoff.reach(path, qmp.socketFor(image), qmp.timeout(), busy)) {
+                return kind == DirKind.CREATE ? qemu.create(argument) : qemu.delete(argument);
+            }
         } finally {
             catalog.reopen(image);
             if (fence != null) {

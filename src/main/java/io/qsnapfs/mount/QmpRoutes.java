@@ -1,15 +1,20 @@
 package io.qsnapfs.mount;
 
+import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 
 /**
  * Where the control requests find the QMP monitor of a running VM that holds an image (mount
  * option {@code qmp=DIR}): {@code DIR/NAME.qmp} for the image file {@code NAME} (e.g.
  * {@code web01.qcow2.qmp}), else {@code DIR/STEM.qmp} for its name without the extension
- * ({@code web01.qmp}), each when it exists; otherwise, or without a directory, the sockets found
- * on the command line of the process that holds the image. Also the time limit of each exchange.
+ * ({@code web01.qmp}), each when it is a socket (a symbolic link or any other file there is not
+ * followed, so DIR should be writable only by whoever runs the mount); it is tried first, then the
+ * sockets found on the command line of the process that holds the image. Also the time limit of
+ * each exchange.
  */
 public final class QmpRoutes {
     private final Path dir;
@@ -30,17 +35,25 @@ public final class QmpRoutes {
             return null;
         }
         Path exact = dir.resolve(image + ".qmp");
-        if (Files.exists(exact)) {
+        if (isSocket(exact)) {
             return exact;
         }
         int dot = image.lastIndexOf('.');
         if (dot > 0) {
             Path stem = dir.resolve(image.substring(0, dot) + ".qmp");
-            if (Files.exists(stem)) {
+            if (isSocket(stem)) {
                 return stem;
             }
         }
         return null;
+    }
+
+    private static boolean isSocket(Path p) {
+        try {
+            return Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isOther();
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** The limit for connecting, the greeting and each query. */

@@ -19,10 +19,11 @@ import java.util.List;
  * description locks), and the QMP monitor sockets its command line sets up
  * ({@link QemuCommandLine}), through which a running QEMU can be asked to act on the file.
  *
- * <p>{@link #of} finds them by following every descriptor in {@code /proc/PID/fd} of every process
- * this user may look into (all of them for root) and comparing device and inode with the file's,
- * so a file opened under another name (a hard link, a bind mount, a path renamed since) is found
- * too. What it reads of a process is bounded ({@link #MAX_CMDLINE}, {@link #MAX_FDINFO}). A
+ * <p>{@link #of} finds them among the descriptors in {@code /proc/PID/fd} of every process this
+ * user may look into (all of them for root) by device and inode, so a file opened under another
+ * name (a hard link, a bind mount, a path renamed since) is found too; only descriptors whose
+ * fdinfo shows the file's inode number are looked at through their file system, so a file on a
+ * dead NFS server or a hung FUSE mount open elsewhere cannot stall the search. What it reads of a process is bounded ({@link #MAX_CMDLINE}, {@link #MAX_FDINFO}). A
  * snapshot of a moment: a process may open or close the file right after.
  */
 public final class FileHolder {
@@ -82,10 +83,11 @@ public final class FileHolder {
      *         cannot be listed
      */
     public static List<FileHolder> of(Path file) throws IOException {
-        Object key = Files.readAttributes(file, BasicFileAttributes.class).fileKey();
-        if (key == null) {
+        Object fileKey = Files.readAttributes(file, BasicFileAttributes.class).fileKey();
+        if (fileKey == null) {
             throw new IOException(file + ": the file system gives no device and inode to find its holders by");
         }
+        Target key = new Target(fileKey, (Long) Files.getAttribute(file, "unix:ino"), file.toRealPath().toString());
         long self = ProcessHandle.current().pid();
         List<FileHolder> holders = new ArrayList<>();
         try (DirectoryStream<Path> processes = Files.newDirectoryStream(PROC)) {
@@ -112,17 +114,33 @@ public final class FileHolder {
         return holders;
     }
 
+    /**
+     * The file looked for: its device and inode, and what tells the descriptors that cannot be it
+     * without a look at their files (a file on a dead NFS server or a hung FUSE mount would block
+     * that look for good): the inode number fdinfo shows (Linux 5.14 on), else the path.
+     */
+    private record Target(Object key, long inode, String realPath) {
+    }
+
     /** The holder that process {@code pid} is, or null when it does not have the file open. */
-    private static FileHolder inspect(Path process, long pid, Object key) throws IOException {
+    private static FileHolder inspect(Path process, long pid, Target target) throws IOException {
         boolean open = false;
         boolean locks = false;
         try (DirectoryStream<Path> descriptors = Files.newDirectoryStream(process.resolve("fd"))) {
             for (Path fd : descriptors) {
-                if (!isFile(fd) || !key.equals(fileKey(fd))) {
+                String link = linkOf(fd);
+                if (link == null) {
+                    continue;
+                }
+                String info = fdinfo(process.resolve("fdinfo").resolve(fd.getFileName()));
+                long inode = inodeOf(info);
+                boolean candidate = inode >= 0 ? inode == target.inode() : link.equals(target.realPath());
+                // only a descriptor that can be the file is looked at through its file system
+                if (!candidate || !target.key().equals(fileKey(fd))) {
                     continue;
                 }
                 open = true;
-                locks = locks || holdsLock(process.resolve("fdinfo").resolve(fd.getFileName()));
+                locks = locks || holdsLock(info);
             }
         }
         if (!open) {
@@ -151,15 +169,39 @@ public final class FileHolder {
     }
 
     /**
-     * Whether a descriptor link names a file in the file system: its target is an absolute path,
-     * not {@code socket:[...]}, {@code pipe:[...]} or {@code anon_inode:...}, which need no look.
+     * The path a descriptor link names (reading it touches no file system), or null when it names
+     * no file in one ({@code socket:[...]}, {@code pipe:[...]}, {@code anon_inode:...}) or is closed.
      */
-    private static boolean isFile(Path fd) {
+    private static String linkOf(Path fd) {
         try {
-            return Files.readSymbolicLink(fd).isAbsolute();
+            Path target = Files.readSymbolicLink(fd);
+            return target.isAbsolute() ? target.toString() : null;
         } catch (IOException | InvalidPathException e) {
-            return false; // closed meanwhile
+            return null; // closed meanwhile
         }
+    }
+
+    /** A descriptor's {@code /proc/PID/fdinfo/FD}, at most {@link #MAX_FDINFO} bytes; empty when closed. */
+    private static String fdinfo(Path fdinfo) {
+        try {
+            return new String(readAtMost(fdinfo, MAX_FDINFO), StandardCharsets.ISO_8859_1);
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    /** The {@code ino:} of an fdinfo (Linux 5.14 on), or -1 when it has none. */
+    private static long inodeOf(String info) {
+        for (String line : info.split("\n")) {
+            if (line.startsWith("ino:")) {
+                try {
+                    return Long.parseUnsignedLong(line.substring("ino:".length()).trim());
+                } catch (NumberFormatException e) {
+                    return -1;
+                }
+            }
+        }
+        return -1;
     }
 
     /** The device and inode of the file a descriptor link leads to, or null. */
@@ -172,15 +214,9 @@ public final class FileHolder {
     }
 
     /** Whether the descriptor's fdinfo lists an open file description or POSIX lock. */
-    private static boolean holdsLock(Path fdinfo) {
-        byte[] info;
-        try {
-            info = readAtMost(fdinfo, MAX_FDINFO);
-        } catch (IOException e) {
-            return false; // closed meanwhile
-        }
+    private static boolean holdsLock(String info) {
         // lock:\t1: OFDLCK  ADVISORY  READ 1234 08:01:5678 100 100
-        for (String line : new String(info, StandardCharsets.ISO_8859_1).split("\n")) {
+        for (String line : info.split("\n")) {
             if (line.startsWith("lock:")) {
                 String[] fields = line.substring("lock:".length()).trim().split("\\s+");
                 if (fields.length > 1 && (fields[1].equals("OFDLCK") || fields[1].equals("POSIX"))) {

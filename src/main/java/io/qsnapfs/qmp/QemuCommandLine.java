@@ -33,7 +33,9 @@ import java.util.Map;
  * option that reads exactly like one of the options above ({@code -name -qmp}) would be taken for
  * it. Monitors that {@code -readconfig} files set up are not seen, and a relative path is relative
  * to the directory QEMU started in, which is its current one unless it changed it
- * ({@code -daemonize}, {@code -chroot}).
+ * ({@code -daemonize}, {@code -chroot}). A path is one in QEMU's mount namespace, taken as one in
+ * ours (a QEMU in a container names paths only it can see). {@code qemu-storage-daemon}'s
+ * {@code --monitor chardev=ID}, QMP by default, is not read.
  */
 final class QemuCommandLine {
     private QemuCommandLine() {

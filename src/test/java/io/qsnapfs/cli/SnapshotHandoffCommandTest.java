@@ -3,10 +3,13 @@ package io.qsnapfs.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.qsnapfs.qmp.QmpClient;
 import io.qsnapfs.testing.Oracle;
 import io.qsnapfs.testing.Qemu;
 import io.qsnapfs.testing.QemuVm;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,25 +24,36 @@ class SnapshotHandoffCommandTest {
     Path dir;
 
     @Test
-    void createAndDeleteWithAndWithoutQmpApplyRefused() {
+    void createAndDeleteWithAndWithoutQmpApplyRefused() throws Exception {
         Path img = Qemu.create(dir.resolve("vm.qcow2"), "16M", "");
         Qemu.io(img, "write -P 0x11 0 1M");
-        Path socket = dir.resolve("vm.qmp");
-        try (QemuVm vm = QemuVm.on(img).args("-qmp", "unix:" + socket + ",server=on,wait=off").start()) {
+        Path found = dir.resolve("found.qmp");
+        Path hidden = dir.resolve("hidden.qmp");
+        Path named = dir.resolve("named.qmp");
+        try (QemuVm vm = QemuVm.on(img).args("-qmp", "unix:" + found + ",server=on,wait=off",
+                "-qmp", "unix:" + hidden + ",server=on,wait=off").start()) {
+            Files.move(hidden, named); // reachable only through --qmp now
             String path = img.toString();
             ok(CliRun.of("snapshot", "create", path, "found"));
-            ok(CliRun.of("snapshot", "create", "--qmp", socket.toString(), "--qmp-timeout", "0.5", path, "named"));
-            assertEquals(List.of("found", "named"), names(Qemu.snapshotsWhileHeld(img)));
+            try (QmpClient holder = QmpClient.connect(found, Duration.ofSeconds(5))) {
+                // the monitor on QEMU's command line is taken: only --qmp gets through
+                CliRun busy = CliRun.of("snapshot", "create", "--qmp-timeout", "0.5", path, "lost");
+                assertEquals(1, busy.status(), busy.toString());
+                assertTrue(busy.err().contains("did not greet within") && busy.err().contains(hidden.toString()),
+                        busy.err());
+                ok(CliRun.of("snapshot", "create", "--qmp", named.toString(), "--qmp-timeout", "0.5", path, "named"));
+                ok(CliRun.of("snapshot", "delete", "--qmp", named.toString(), path, "found"));
+            }
+            assertEquals(List.of("named"), names(Qemu.snapshotsWhileHeld(img)));
 
-            CliRun taken = CliRun.of("snapshot", "create", path, "found");
+            CliRun taken = CliRun.of("snapshot", "create", path, "named");
             assertEquals(1, taken.status(), taken.toString());
-            assertEquals("qsnapfs: vm.qcow2: a snapshot named 'found' exists already (ID 1)\n", taken.err());
+            assertEquals("qsnapfs: vm.qcow2: a snapshot named 'named' exists already (ID 2)\n", taken.err());
 
-            ok(CliRun.of("snapshot", "delete", path, "found"));
-            ok(CliRun.of("snapshot", "delete", "--qmp", socket.toString(), path, "2"));
-            CliRun gone = CliRun.of("snapshot", "delete", path, "found");
+            ok(CliRun.of("snapshot", "delete", path, "named"));
+            CliRun gone = CliRun.of("snapshot", "delete", path, "named");
             assertEquals(1, gone.status(), gone.toString());
-            assertTrue(gone.err().contains("no snapshot with ID or name 'found'"), gone.err());
+            assertTrue(gone.err().contains("no snapshot with ID or name 'named'"), gone.err());
 
             CliRun apply = CliRun.of("snapshot", "apply", path, "1");
             assertEquals(1, apply.status(), apply.toString());
@@ -53,7 +67,7 @@ class SnapshotHandoffCommandTest {
 
     @Test
     void aTimeLimitMustBeSeconds() {
-        for (String bad : new String[] {"0", "-1", "soon", "3601"}) {
+        for (String bad : new String[] {"0", "0.0000001", "-1", "soon", "3601", "1e3"}) {
             CliRun r = CliRun.of("snapshot", "create", "--qmp-timeout", bad, dir.resolve("x.qcow2").toString(), "n");
             assertEquals(2, r.status(), bad + ": " + r);
         }

@@ -17,12 +17,16 @@ import io.qsnapfs.qmp.QmpException;
 import io.qsnapfs.qmp.QmpTimeoutException;
 import java.io.Closeable;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A snapshot create or delete handed to the running QEMU that holds the image, where no other
@@ -44,12 +48,25 @@ import java.util.List;
  * else QEMU refuses IO with QEMU's message.
  */
 public final class QemuHandoff implements Closeable {
-    /** How long the snapshot command itself may take: QEMU walks every table of the image, in its main loop. */
-    static final Duration COMMAND_LIMIT = Duration.ofMinutes(10);
+    /** The default limit, in seconds, for connecting, the greeting and each query. */
+    public static final int DEFAULT_TIMEOUT_SECONDS = 5;
     /** The default limit for connecting, the greeting and each query. */
-    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(5);
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(DEFAULT_TIMEOUT_SECONDS);
+    /** How long the snapshot command itself may take, in minutes. */
+    public static final int COMMAND_LIMIT_MINUTES = 10;
+    /** How long the snapshot command itself may take: QEMU walks every table of the image, in its main loop. */
+    static final Duration COMMAND_LIMIT = Duration.ofMinutes(COMMAND_LIMIT_MINUTES);
+    /** How many monitors are tried at most: a command line may name any number. */
+    static final int MAX_MONITORS = 8;
+    /** Finding a monitor and the image's device on it takes at most this many time limits in all. */
+    static final int REACH_TIMEOUTS = 3;
+    /** The most characters of QEMU's error message that go into ours (and so into the log). */
+    private static final int MAX_ERROR_CHARS = 500;
 
-    /** What QEMU did: the snapshot made or deleted, and who did it ({@code QEMU pid 1234}). */
+    /**
+     * What a request did: the snapshot made, deleted or applied, and who did it: {@code QEMU pid
+     * 1234} (or {@code QEMU at SOCKET}) when handed over, null when qsnapfs did it itself.
+     */
     public record Done(SnapshotEntry snapshot, String by) {
     }
 
@@ -77,11 +94,18 @@ public final class QemuHandoff implements Closeable {
 
     /**
      * The refusal of an apply while another process holds the image: a running VM's disk cannot be
-     * set back under it, and QMP has no disk-only apply. When the holder is no VM (qemu-nbd, say),
-     * {@code busy} as it is.
+     * set back under it, and QMP has no disk-only apply. When the holders are known and none is a
+     * VM (qemu-nbd, say), {@code busy} as it is; when {@code /proc} shows none (another user's
+     * QEMU), the VM's hint all the same.
      */
     public static ImageException applyRefusal(Path image, ImageException busy) {
-        for (FileHolder h : holders(image)) {
+        List<FileHolder> holders = holders(image);
+        if (holders.isEmpty()) {
+            return new ImageException(ImageException.Kind.BUSY, PositionalFile.nameOf(image) + ": in use by another"
+                    + " process (" + reason(busy) + "); a snapshot cannot be applied under a running VM: stop the VM"
+                    + " or program that has it open and try again, or use loadvm in the VM's monitor", busy);
+        }
+        for (FileHolder h : holders) {
             if (h.command().startsWith("qemu-system") || !h.qmpSockets().isEmpty()) {
                 return new ImageException(ImageException.Kind.BUSY, PositionalFile.nameOf(image) + ": in use by QEMU pid "
                         + h.pid() + " (" + reason(busy) + "); a snapshot cannot be applied under a running VM: stop"
@@ -92,53 +116,61 @@ public final class QemuHandoff implements Closeable {
     }
 
     /**
-     * Reaches the QEMU that holds {@code image}: connects to its QMP monitor ({@code socket}, or the
-     * ones the holder's command line names when null) and finds the block device of the image.
+     * Reaches the QEMU that holds {@code image}: connects to a QMP monitor and finds the block
+     * device of the image there. The monitors tried, in order and each once: {@code socket} when
+     * given (a mapping), then the ones the holders' command lines name, at most {@link
+     * #MAX_MONITORS}; the first that greets and has the image as a writable top image wins. All
+     * of it within one deadline of {@link #REACH_TIMEOUTS} times {@code timeout}, each wait
+     * within {@code timeout}.
      *
      * @param busy    what {@link WritableImage#open} threw (its reason goes into BUSY messages)
      * @param timeout the limit for connecting, the greeting and each query
-     * @throws ImageException BUSY when no monitor can be reached (none, busy, silent), with each
-     *         monitor's reason; IO when a monitor fails otherwise
+     * @throws ImageException BUSY when no monitor can take the request (none, busy, silent, not
+     *         QMP, or one whose QEMU has the image only as a backing file), with each one's reason
      */
     public static QemuHandoff reach(Path image, Path socket, Duration timeout, ImageException busy) {
         String name = PositionalFile.nameOf(image);
         List<FileHolder> holders = holders(image);
-        List<Long> pids = new ArrayList<>();
-        List<Path> sockets = new ArrayList<>();
+        Map<Path, Long> monitors = new LinkedHashMap<>(); // socket -> pid of its QEMU, 0 when unknown
         if (socket != null) {
-            pids.add(holders.size() == 1 ? holders.get(0).pid() : 0);
-            sockets.add(socket);
-        } else {
-            for (FileHolder h : holders) {
-                for (Path s : h.qmpSockets()) {
-                    pids.add(h.pid());
-                    sockets.add(s);
+            monitors.put(socket, pidServing(socket, holders));
+        }
+        for (FileHolder h : holders) {
+            for (Path s : h.qmpSockets()) {
+                if (monitors.size() < MAX_MONITORS) {
+                    monitors.putIfAbsent(s, h.pid());
                 }
             }
         }
-        if (sockets.isEmpty()) {
+        if (monitors.isEmpty()) {
             throw new ImageException(ImageException.Kind.BUSY, name + ": in use by " + describe(holders) + " ("
                     + reason(busy) + "), with no QMP monitor on a unix socket to hand the request to; stop it,"
                     + " or name its monitor (--qmp SOCKET, or mount -o qmp=DIR)", busy);
         }
+        long deadline = System.nanoTime() + timeout.toNanos() * REACH_TIMEOUTS;
         List<String> failures = new ArrayList<>();
-        for (int i = 0; i < sockets.size(); i++) {
-            long pid = pids.get(i);
-            Path s = sockets.get(i);
+        for (Map.Entry<Path, Long> m : monitors.entrySet()) {
+            Path s = m.getKey();
+            long pid = m.getValue();
+            Duration left = Duration.ofNanos(Math.min(timeout.toNanos(), deadline - System.nanoTime()));
+            if (left.toMillis() < 1) {
+                failures.add(s + ": not tried, the time limit of " + REACH_TIMEOUTS + " x " + seconds(timeout)
+                        + " s is up");
+                continue;
+            }
             QmpClient client;
             try {
-                client = QmpClient.connect(s, timeout);
+                client = QmpClient.connect(s, left);
             } catch (QmpException e) {
                 failures.add(e.getMessage());
                 continue;
             }
             try {
-                String device = findDevice(client, image, pid, timeout);
+                String device = findDevice(client, s, image, pid, timeout, deadline, failures);
                 if (device != null) {
                     String by = pid > 0 ? "QEMU pid " + pid : "QEMU at " + s;
                     return new QemuHandoff(image, name, client, device, by);
                 }
-                failures.add(s + ": this QEMU has no disk whose image is " + image);
             } catch (QmpException e) {
                 failures.add(e.getMessage());
             } catch (RuntimeException e) {
@@ -148,7 +180,7 @@ public final class QemuHandoff implements Closeable {
             client.close();
         }
         throw new ImageException(ImageException.Kind.BUSY, name + ": in use by " + describe(holders) + " ("
-                + reason(busy) + "), and its QMP monitor cannot take the request: " + String.join("; ", failures),
+                + reason(busy) + "), and no QMP monitor can take the request: " + String.join("; ", failures),
                 busy);
     }
 
@@ -159,6 +191,11 @@ public final class QemuHandoff implements Closeable {
 
     /** The snapshot table as it is on disk now (read without locks, as QEMU keeps it written). */
     public List<SnapshotEntry> snapshots() {
+        return snapshotsOf(image);
+    }
+
+    /** The snapshot table of {@code image} as it is on disk now, read without locks (a VM may hold it). */
+    public static List<SnapshotEntry> snapshotsOf(Path image) {
         try (ImageFile f = ImageFile.openReadOnly(image)) {
             long size = f.length();
             QcowHeader h = f.readHeader();
@@ -196,9 +233,18 @@ public final class QemuHandoff implements Closeable {
      */
     public Done delete(String idOrName) {
         SnapshotEntry target = WritableImage.find(name, snapshots(), idOrName);
-        ObjectNode args = JsonNodeFactory.instance.objectNode().put("device", device)
-                .put("id", target.idString()).put("name", target.nameString());
+        ObjectNode args = JsonNodeFactory.instance.objectNode().put("device", device).put("id", target.idString());
+        if (Arrays.equals(target.nameString().getBytes(StandardCharsets.UTF_8), target.name())) {
+            args.put("name", target.nameString()); // a name that is not UTF-8 cannot be sent: the ID alone
+        }
         execute("blockdev-snapshot-delete-internal-sync", args, "does not exist", ImageException.Kind.NOT_FOUND);
+        for (SnapshotEntry e : snapshots()) {
+            if (Arrays.equals(e.id(), target.id()) && Arrays.equals(e.name(), target.name())) {
+                throw new ImageException(ImageException.Kind.IO, name + ": " + by + " reported snapshot '"
+                        + target.nameString() + "' (ID " + target.idString() + ") deleted, but the snapshot table"
+                        + " still has it");
+            }
+        }
         return new Done(target, by);
     }
 
@@ -211,9 +257,12 @@ public final class QemuHandoff implements Closeable {
         try {
             client.execute(command, args, COMMAND_LIMIT);
         } catch (QmpErrorException e) {
-            ImageException.Kind kind = e.description() != null && e.description().contains(knownError)
-                    ? knownKind : ImageException.Kind.IO;
-            throw new ImageException(kind, name + ": " + by + " refused " + command + ": " + e.description(), e);
+            String said = e.description();
+            ImageException.Kind kind = said.contains(knownError) ? knownKind : ImageException.Kind.IO;
+            if (said.length() > MAX_ERROR_CHARS) {
+                said = said.substring(0, MAX_ERROR_CHARS) + "...";
+            }
+            throw new ImageException(kind, name + ": " + by + " refused " + command + ": " + said, e);
         } catch (QmpTimeoutException e) {
             throw new ImageException(ImageException.Kind.IO, name + ": " + by + " did not answer " + command
                     + " within " + COMMAND_LIMIT.toMinutes() + " minutes; it may still finish (see snapshot list)", e);
@@ -229,34 +278,82 @@ public final class QemuHandoff implements Closeable {
     }
 
     /**
-     * The block device (or root node) whose top image is {@code image}: a {@code query-block} entry
-     * with a qcow2 image of this file, its device name or else its node name; failing that, a qcow2
-     * node of {@code query-named-block-nodes} (a {@code -blockdev} with no device). Null when none.
+     * The block device (or root node) whose writable top image is {@code image}: a {@code
+     * query-block} entry with a qcow2 image of this file, its device name or else its node name;
+     * failing that, a qcow2 node of {@code query-named-block-nodes} (a {@code -blockdev} with no
+     * device). A read-only node of the file (a backing file of another disk) cannot take a
+     * snapshot: noted in {@code failures}. Null when none.
      */
-    private static String findDevice(QmpClient client, Path image, long pid, Duration timeout) throws QmpException {
-        for (JsonNode b : client.execute("query-block", null, timeout)) {
+    private static String findDevice(QmpClient client, Path socket, Path image, long pid, Duration timeout, long deadline,
+            List<String> failures) throws QmpException {
+        boolean readOnly = false;
+        for (JsonNode b : client.execute("query-block", null, remaining(timeout, deadline))) {
             JsonNode inserted = b.path("inserted");
             if (inserted.path("drv").asText().equals("qcow2") && sameFile(inserted.path("file").asText(), image, pid)) {
+                if (inserted.path("ro").asBoolean(false)) {
+                    readOnly = true;
+                    continue;
+                }
                 String device = b.path("device").asText();
                 return !device.isEmpty() ? device : inserted.path("node-name").asText(null);
             }
         }
-        for (JsonNode n : client.execute("query-named-block-nodes", null, timeout)) {
+        for (JsonNode n : client.execute("query-named-block-nodes", null, remaining(timeout, deadline))) {
             if (n.path("drv").asText().equals("qcow2") && sameFile(n.path("file").asText(), image, pid)) {
+                if (n.path("ro").asBoolean(false)) {
+                    readOnly = true;
+                    continue;
+                }
                 return n.path("node-name").asText(null);
             }
         }
+        failures.add(socket + ": this QEMU has " + (readOnly ? "the image only read-only (a backing file of"
+                + " another disk?), where it cannot take a snapshot" : "no disk whose image is " + image));
         return null;
     }
 
-    /** Whether QEMU's file name (relative ones to its working directory) is {@code image}. */
+    /** What is left of {@code deadline}, at most {@code timeout}; at least a millisecond. */
+    private static Duration remaining(Duration timeout, long deadline) {
+        return Duration.ofNanos(Math.max(1_000_000, Math.min(timeout.toNanos(), deadline - System.nanoTime())));
+    }
+
+    /**
+     * The pid of the QEMU behind a mapped socket: the holder whose command line names it, else the
+     * only holder; 0 when it cannot be told.
+     */
+    private static long pidServing(Path socket, List<FileHolder> holders) {
+        for (FileHolder h : holders) {
+            for (Path s : h.qmpSockets()) {
+                try {
+                    if (Files.isSameFile(s, socket)) {
+                        return h.pid();
+                    }
+                } catch (IOException | SecurityException e) {
+                    // gone or not ours to look at: not this one
+                }
+            }
+        }
+        return holders.size() == 1 ? holders.get(0).pid() : 0;
+    }
+
+    private static String seconds(Duration d) {
+        return java.math.BigDecimal.valueOf(d.toMillis(), 3).stripTrailingZeros().toPlainString();
+    }
+
+    /**
+     * Whether QEMU's file name is {@code image}; a relative one is resolved in QEMU's working
+     * directory, and matches nothing when QEMU's pid is not known.
+     */
     private static boolean sameFile(String qemuName, Path image, long pid) {
         if (qemuName.isEmpty() || qemuName.startsWith("json:")) {
             return false;
         }
         try {
             Path p = Path.of(qemuName);
-            if (!p.isAbsolute() && pid > 0) {
+            if (!p.isAbsolute()) {
+                if (pid <= 0) {
+                    return false;
+                }
                 p = Path.of("/proc", Long.toString(pid), "cwd").resolve(p);
             }
             return Files.isSameFile(p, image);

@@ -15,7 +15,11 @@ import io.qsnapfs.testing.Qemu;
 import io.qsnapfs.testing.QemuVm;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
@@ -107,13 +111,18 @@ class QemuHandoffTest {
     }
 
     @Test
-    void aNamedSocketOverridesAndANodeWithoutADeviceIsFound() {
+    void aNamedSocketOverridesAndANodeWithoutADeviceIsFound() throws IOException {
         Path img = image("node.qcow2");
-        Path socket = dir.resolve("node.qmp");
+        Path hidden = dir.resolve("hidden.qmp");
+        Path named = dir.resolve("node.qmp");
         try (QemuVm vm = QemuVm.on(img).block("-blockdev", "driver=file,node-name=f0,filename=" + img,
-                "-blockdev", "driver=qcow2,node-name=q0,file=f0").args("-qmp", qmp(socket)).start()) {
+                "-blockdev", "driver=qcow2,node-name=q0,file=f0").args("-qmp", qmp(hidden)).start()) {
+            Files.move(hidden, named); // the path on QEMU's command line leads nowhere now
             ImageException busy = busy(img);
-            try (QemuHandoff qemu = QemuHandoff.reach(img, socket, LIMIT, busy)) {
+            ImageException lost = assertThrows(ImageException.class, () -> QemuHandoff.reach(img, null, LIMIT, busy));
+            assertEquals(ImageException.Kind.BUSY, lost.kind());
+            assertTrue(lost.getMessage().contains(hidden.toString()), lost.getMessage());
+            try (QemuHandoff qemu = QemuHandoff.reach(img, named, LIMIT, busy)) {
                 assertEquals("QEMU pid " + vm.pid(), qemu.by(), "the one process that holds the image");
                 assertEquals("1", qemu.create("s").snapshot().idString());
                 assertEquals("s", qemu.delete("s").snapshot().nameString());
@@ -121,6 +130,21 @@ class QemuHandoffTest {
         }
         assertEquals(List.of(), names(Qemu.snapshots(img)));
         Oracle.assertClean(img, "after the node's snapshots");
+    }
+
+    @Test
+    void aStaleNamedSocketFallsBackToTheCommandLine() throws IOException {
+        Path img = image("stale.qcow2");
+        Path stale = dir.resolve("stale.sock");
+        try (ServerSocketChannel gone = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            gone.bind(UnixDomainSocketAddress.of(stale)); // its file stays after the close: nobody listens
+        }
+        try (QemuVm vm = QemuVm.on(img).args("-qmp", qmp(dir.resolve("stale.qmp"))).start();
+                QemuHandoff qemu = QemuHandoff.reach(img, stale, LIMIT, busy(img))) {
+            assertEquals("QEMU pid " + vm.pid(), qemu.by());
+            assertEquals("1", qemu.create("s").snapshot().idString());
+        }
+        assertEquals(List.of("s"), names(Qemu.snapshots(img)));
     }
 
     @Test
@@ -152,10 +176,20 @@ class QemuHandoffTest {
             long ms = (System.nanoTime() - start) / 1_000_000;
             assertEquals(ImageException.Kind.BUSY, e.kind());
             assertTrue(e.getMessage().startsWith("busy.qcow2: in use by pid " + vm.pid() + " (qemu-system-x86)"
-                    + " (Failed to get \"write\" lock), and its QMP monitor cannot take the request: "), e.getMessage());
+                    + " (Failed to get \"write\" lock), and no QMP monitor can take the request: "), e.getMessage());
             assertTrue(e.getMessage().contains(a.toString()) && e.getMessage().contains(b.toString()), e.getMessage());
             assertTrue(ms < 6000, "two monitors of 1 s each took " + ms + " ms");
             assertSame(busy, e.getCause());
+        }
+
+        // the image only as the backing file of the VM's disk: QEMU has it read-only
+        Path overlay = dir.resolve("overlay.qcow2");
+        Qemu.img("create", "-q", "-f", "qcow2", "-b", img.toString(), "-F", "qcow2", overlay.toString());
+        try (QemuVm vm = QemuVm.on(overlay).args("-qmp", qmp(dir.resolve("overlay.qmp"))).start()) {
+            ImageException e = assertThrows(ImageException.class, () -> QemuHandoff.reach(img, null, LIMIT, busy(img)));
+            assertEquals(ImageException.Kind.BUSY, e.kind());
+            assertTrue(e.getMessage().contains("this QEMU has the image only read-only (a backing file of another disk?)"),
+                    e.getMessage());
         }
 
         try (QemuVm vm = QemuVm.start(img)) {
