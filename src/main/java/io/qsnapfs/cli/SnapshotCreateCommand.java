@@ -12,8 +12,8 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "create", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = {"Create a disk-only snapshot NAME of IMAGE, like qemu-img snapshot -c.",
-            "Prints nothing on success. Refuses a name that is taken, and an image another process"
-                + " (a running VM) has open."})
+            "Prints nothing on success. Refuses a name that is taken. When a running VM has IMAGE open, its"
+                + " QEMU makes the snapshot, asked over its QMP monitor; an image another program holds is refused."})
 final class SnapshotCreateCommand extends SnapshotWriteCommand {
     @Parameters(index = "1", paramLabel = "NAME", description = "The new snapshot's name.")
     String name;

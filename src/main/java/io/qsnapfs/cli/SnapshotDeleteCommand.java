@@ -13,8 +13,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "delete", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = {"Delete the snapshot with ID ID_OR_NAME from IMAGE, else the one named so,"
             + " like qemu-img snapshot -d.",
-            "Prints nothing on success. Hands the request to the QEMU of a running VM that has IMAGE open, over its QMP"
-                + " monitor; refuses an image another process holds otherwise."})
+            "Prints nothing on success. When a running VM has IMAGE open, its QEMU deletes the snapshot, asked"
+                + " over its QMP monitor; an image another program holds is refused."})
 final class SnapshotDeleteCommand extends SnapshotWriteCommand {
     @Parameters(index = "1", paramLabel = "ID_OR_NAME", description = "The snapshot's ID or name.")
     String snapshot;
