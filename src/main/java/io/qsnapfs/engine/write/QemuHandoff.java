@@ -143,7 +143,7 @@ public final class QemuHandoff implements Closeable {
             }
         }
         if (monitors.isEmpty()) {
-            throw new ImageException(ImageException.Kind.BUSY, name + ": in use by " + describe(holders) + " ("
+            throw new ImageException(ImageException.Kind.BUSY, name + ": in use by another process (" + describe(holders)
                     + reason(busy) + "), with no QMP monitor on a unix socket to hand the request to; stop it,"
                     + " or name its monitor (--qmp SOCKET, or mount -o qmp=DIR)", busy);
         }
@@ -179,7 +179,7 @@ public final class QemuHandoff implements Closeable {
             }
             client.close();
         }
-        throw new ImageException(ImageException.Kind.BUSY, name + ": in use by " + describe(holders) + " ("
+        throw new ImageException(ImageException.Kind.BUSY, name + ": in use by another process (" + describe(holders)
                 + reason(busy) + "), and no QMP monitor can take the request: " + String.join("; ", failures),
                 busy);
     }
@@ -377,12 +377,17 @@ public final class QemuHandoff implements Closeable {
         return lockers.isEmpty() ? all : lockers;
     }
 
-    /** {@code pid 1234 (qemu-system-x86)}, for each holder; {@code another process} when /proc shows none. */
+    /** {@code pid 1234, qemu-system-x86: } for each holder (joined by {@code ; }), nothing when /proc shows none. */
     private static String describe(List<FileHolder> holders) {
-        if (holders.isEmpty()) {
-            return "another process";
+        StringBuilder b = new StringBuilder();
+        for (FileHolder h : holders) {
+            b.append("pid ").append(h.pid()).append(", ").append(h.command()).append(holders.size() > 1 ? "; " : ": ");
         }
-        return String.join(", ", holders.stream().map(h -> "pid " + h.pid() + " (" + h.command() + ")").toList());
+        if (holders.size() > 1) {
+            b.setLength(b.length() - 2);
+            b.append(": ");
+        }
+        return b.toString();
     }
 
     private static String reason(ImageException busy) {

@@ -175,8 +175,9 @@ class QemuHandoffTest {
                     () -> QemuHandoff.reach(img, null, Duration.ofSeconds(1), busy));
             long ms = (System.nanoTime() - start) / 1_000_000;
             assertEquals(ImageException.Kind.BUSY, e.kind());
-            assertTrue(e.getMessage().startsWith("busy.qcow2: in use by pid " + vm.pid() + " (qemu-system-x86)"
-                    + " (Failed to get \"write\" lock), and no QMP monitor can take the request: "), e.getMessage());
+            assertTrue(e.getMessage().startsWith("busy.qcow2: in use by another process (pid " + vm.pid()
+                    + ", qemu-system-x86: Failed to get \"write\" lock), and no QMP monitor can take the request: "),
+                    e.getMessage());
             assertTrue(e.getMessage().contains(a.toString()) && e.getMessage().contains(b.toString()), e.getMessage());
             assertTrue(ms < 6000, "two monitors of 1 s each took " + ms + " ms");
             assertSame(busy, e.getCause());
@@ -195,7 +196,8 @@ class QemuHandoffTest {
         try (QemuVm vm = QemuVm.start(img)) {
             ImageException e = assertThrows(ImageException.class, () -> QemuHandoff.reach(img, null, LIMIT, busy(img)));
             assertEquals(ImageException.Kind.BUSY, e.kind());
-            assertTrue(e.getMessage().contains("in use by pid " + vm.pid() + " (qemu-system-x86)"), e.getMessage());
+            assertTrue(e.getMessage().contains("in use by another process (pid " + vm.pid() + ", qemu-system-x86: "),
+                    e.getMessage());
             assertTrue(e.getMessage().contains("with no QMP monitor on a unix socket"), e.getMessage());
 
             ImageException apply = QemuHandoff.applyRefusal(img, busy(img));
