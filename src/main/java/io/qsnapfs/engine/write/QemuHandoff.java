@@ -106,7 +106,7 @@ public final class QemuHandoff implements Closeable {
                     + " or program that has it open and try again, or use loadvm in the VM's monitor", busy);
         }
         for (FileHolder h : holders) {
-            if (h.command().startsWith("qemu-system") || !h.qmpSockets().isEmpty()) {
+            if (h.command().startsWith("qemu-system") || h.command().equals("qemu-kvm") || !h.qmpSockets().isEmpty()) {
                 return new ImageException(ImageException.Kind.BUSY, PositionalFile.nameOf(image) + ": in use by QEMU pid "
                         + h.pid() + " (" + reason(busy) + "); a snapshot cannot be applied under a running VM: stop"
                         + " the VM and try again, or use loadvm in its monitor", busy);
