@@ -148,6 +148,20 @@ class QemuHandoffTest {
     }
 
     @Test
+    void aMonitorSetUpWithChardevAndMonIsFound() {
+        Path img = image("chardev.qcow2");
+        Path socket = dir.resolve("chardev.sock");
+        try (QemuVm vm = QemuVm.on(img).args("-chardev", "socket,id=qmp0,path=" + socket + ",server=on,wait=off",
+                "-mon", "chardev=qmp0,mode=control").start();
+                QemuHandoff qemu = QemuHandoff.reach(img, null, LIMIT, busy(img))) {
+            assertEquals("QEMU pid " + vm.pid(), qemu.by());
+            assertEquals("c", qemu.create("c").snapshot().nameString());
+        }
+        assertEquals(List.of("c"), names(Qemu.snapshots(img)));
+        Oracle.assertClean(img, "after a snapshot through a -chardev/-mon monitor");
+    }
+
+    @Test
     void aSharedNameIsRefusedBeforeQemuIsAsked() {
         Path img = image("dup.qcow2");
         Qemu.snapshot(img, "dup");
