@@ -54,6 +54,8 @@ final class TableReferences {
      */
     private final Map<Long, long[]> read = new HashMap<>();
     private long cachedBytes;
+    /** The L2 tables {@link #prefetch} asked for, sorted; null before its first call. */
+    private long[] prefetched;
 
     TableReferences(ImageFile file, QcowHeader header, RefcountEditor refcounts, long fileLength, MetadataGuard guard) {
         this.name = file.name();
@@ -76,13 +78,20 @@ final class TableReferences {
     }
 
     /**
-     * Has the kernel start reading what a walk of the tables {@code l1s} reads: their L2 tables and
-     * the refcount blocks ({@link ImageFile#prefetch}).
+     * Has the kernel start reading what a walk of the table {@code l1} reads ({@link
+     * ImageFile#prefetch}): on the first call the refcount blocks, which come first because the
+     * allocator scans them before a walk begins; then the L2 tables {@code l1} names that no earlier
+     * call asked for.
      */
-    void prefetch(long[]... l1s) {
-        LongStream l2s = Arrays.stream(l1s).flatMapToLong(Arrays::stream).map(e -> e & L2Entry.OFFSET_MASK)
-                .filter(o -> o != 0);
-        file.prefetch(LongStream.concat(l2s, Arrays.stream(refcounts.blockOffsets())).toArray(), clusterSize);
+    void prefetch(long[] l1) {
+        if (prefetched == null) {
+            file.prefetch(refcounts.blockOffsets(), clusterSize);
+            prefetched = new long[0];
+        }
+        long[] l2s = Arrays.stream(l1).map(e -> e & L2Entry.OFFSET_MASK)
+                .filter(o -> o != 0 && Arrays.binarySearch(prefetched, o) < 0).sorted().distinct().toArray();
+        file.prefetch(l2s, clusterSize);
+        prefetched = LongStream.concat(Arrays.stream(prefetched), Arrays.stream(l2s)).sorted().toArray();
     }
 
     /** Claims in the guard the L2 tables {@code l1} names (checking each entry as {@link #adjust} does). */
