@@ -33,6 +33,8 @@ import java.util.stream.LongStream;
 final class TableReferences {
     /** Bytes of L2 tables one operation keeps in memory between its walks. */
     private static final long CACHE_BYTES = 64L << 20;
+    /** Bytes of L2 tables read ahead of a walk and not yet taken by it ({@link L2ReadAhead}). */
+    private static final long AHEAD_BYTES = 4L << 20;
 
     private final String name;
     private final ImageFile file;
@@ -146,8 +148,17 @@ final class TableReferences {
         }, checked);
     }
 
-    /** Visits every reference {@code l1} makes (the L2 tables {@code skip} accepts and what they reach left out). */
+    /**
+     * Visits every reference {@code l1} makes (the L2 tables {@code skip} accepts and what they reach
+     * left out). The tables not in memory yet are read ahead of the walk on a second thread.
+     */
     private void walk(long[] l1, Visit visit, LongPredicate skip) {
+        try (L2ReadAhead ahead = readAhead(l1, skip)) {
+            walk(l1, visit, skip, ahead);
+        }
+    }
+
+    private void walk(long[] l1, Visit visit, LongPredicate skip, L2ReadAhead ahead) {
         for (int i = 0; i < l1.length; i++) {
             long l2Offset = l2Offset(l1[i], i);
             if (l2Offset == 0) {
@@ -157,7 +168,7 @@ final class TableReferences {
             if (skip.test(l2Offset)) {
                 continue;
             }
-            long[] entries = readL2(l2Offset);
+            long[] entries = readL2(l2Offset, ahead);
             for (int j = 0; j < l2Entries; j++) {
                 long entry = entries[j * entryWords];
                 switch (L2Entry.kind(entry, extended, false)) {
@@ -213,7 +224,7 @@ final class TableReferences {
                 l1[i] = wanted;
                 l1Changed = true;
             }
-            long[] entries = readL2(l2Offset);
+            long[] entries = readL2(l2Offset, null);
             boolean changed = false;
             for (int j = 0; j < l2Entries; j++) {
                 long entry = entries[j * entryWords];
@@ -284,15 +295,30 @@ final class TableReferences {
         return offset;
     }
 
-    private long[] readL2(long offset) {
+    /**
+     * A read-ahead of the L2 tables a walk of {@code l1} will read ({@code skip} leaves some out), in
+     * its order, each once, those in memory left out; null when there are none.
+     */
+    private L2ReadAhead readAhead(long[] l1, LongPredicate skip) {
+        long[] offsets = Arrays.stream(l1).map(e -> e & L2Entry.OFFSET_MASK)
+                .filter(o -> o != 0 && !skip.test(o) && !read.containsKey(o)).distinct().toArray();
+        return offsets.length == 0 ? null
+                : new L2ReadAhead(file, offsets, fileLength, table.length, (int) Math.max(1, AHEAD_BYTES / clusterSize));
+    }
+
+    /** The L2 table at {@code offset}: from memory, else from {@code ahead} (if not null) when it has it, else read now. */
+    private long[] readL2(long offset, L2ReadAhead ahead) {
         long[] cached = read.get(offset);
         if (cached != null) {
             return cached;
         }
+        long[] entries = ahead == null ? null : ahead.take(offset);
         if (cachedBytes + clusterSize > CACHE_BYTES) {
-            return file.readL2(offset, fileLength, table);
+            return entries != null ? entries : file.readL2(offset, fileLength, table);
         }
-        long[] entries = file.readL2(offset, fileLength, new long[table.length]);
+        if (entries == null) {
+            entries = file.readL2(offset, fileLength, new long[table.length]);
+        }
         read.put(offset, entries);
         cachedBytes += clusterSize;
         return entries;
