@@ -4,13 +4,13 @@ import io.qsnapfs.engine.ImageFile;
 import io.qsnapfs.io.Threads;
 
 /**
- * The L2 tables a walk is about to read, read on a second thread a bounded distance ahead of it, so
- * that the walk's core counts references while the other core makes the system calls (and, on a
- * cold cache, waits for the disk). Only a head start: the walk takes a table from here when it is
- * ready and reads it itself when it is not, so what the walk reads, in which order, and which error
- * it meets where, are what they would be without it. A table this thread cannot read (a read
- * error, a table past the end of the file) ends it quietly; the walk meets the error itself, at the
- * same table.
+ * The L2 tables a walk of an L1 table is about to read, read on a second thread a bounded distance
+ * ahead of it, so that the walk's core counts references while the other core makes the system
+ * calls (and, on a cold cache, waits for the disk). Only a head start: the walk takes a table from
+ * here when it is ready and reads it itself when it is not, so what the walk reads, in which order,
+ * and which error it meets where, are what they would be without it. A table this thread cannot
+ * read (a read error, a table past the end of the file) ends it quietly; the walk meets the error
+ * itself, at the same table.
  *
  * <p>Memory: at most {@code ahead} tables read and not yet taken.
  */
@@ -19,20 +19,20 @@ final class L2ReadAhead implements AutoCloseable {
     private final long fileLength;
     private final int entries;
     private final int ahead;
-    /** The offsets of the tables, in the order the walk reads them. */
+    /** By L1 index: the offset of the table to read there, or 0 for none. */
     private final long[] offsets;
-    /** The tables read and not yet taken, by position in {@link #offsets}. Guarded by this. */
+    /** The tables read and not yet taken, by L1 index. Guarded by this. */
     private final long[][] tables;
-    /** Positions below this one the walk has passed, taking their table or reading it itself. Guarded by this. */
-    private int taken;
-    /** While the thread waits for room: the {@link #taken} it waits for (half its lead). Guarded by this. */
+    /** The L1 indexes below this one the walk has passed. Guarded by this. */
+    private int passed;
+    /** While the thread waits for room: the {@link #passed} it waits for (half its lead). Guarded by this. */
     private int wakeAt = Integer.MAX_VALUE;
     private boolean closed;
     private final Thread thread;
 
     /**
-     * Starts reading the tables at {@code offsets} (in the walk's order), each of {@code entries}
-     * words, keeping at most {@code ahead} of them that the walk has not taken.
+     * Starts reading the tables at {@code offsets} (by L1 index, 0 where there is none to read), each
+     * of {@code entries} words, at most {@code ahead} L1 indexes ahead of the walk.
      */
     L2ReadAhead(ImageFile file, long[] offsets, long fileLength, int entries, int ahead) {
         this.file = file;
@@ -47,12 +47,14 @@ final class L2ReadAhead implements AutoCloseable {
     }
 
     private void readAll() {
-        int k = 0;
-        while (true) {
+        for (int k = 0; k < offsets.length; k++) {
+            if (offsets[k] == 0) {
+                continue;
+            }
             synchronized (this) {
-                if (k - taken >= ahead) { // woken once half the lead is taken, not at every table
+                if (k - passed >= ahead) { // woken once half the lead is passed, not at every table
                     wakeAt = k - ahead / 2;
-                    while (!closed && taken < wakeAt) {
+                    while (!closed && passed < wakeAt) {
                         try {
                             wait();
                         } catch (InterruptedException e) {
@@ -61,9 +63,11 @@ final class L2ReadAhead implements AutoCloseable {
                     }
                     wakeAt = Integer.MAX_VALUE;
                 }
-                k = Math.max(k, taken); // the walk read these itself
-                if (closed || k >= offsets.length) {
+                if (closed) {
                     return;
+                }
+                if (k < passed) {
+                    continue; // the walk read it itself
                 }
             }
             long[] table;
@@ -73,25 +77,25 @@ final class L2ReadAhead implements AutoCloseable {
                 return; // the walk meets it itself
             }
             synchronized (this) {
-                if (k >= taken) {
+                if (k >= passed) {
                     tables[k] = table;
                 }
             }
-            k++;
         }
     }
 
     /**
-     * The table at {@code offset} if it is the walk's next one and has been read, else null (the walk
-     * then reads it itself). Either way the walk has passed it.
+     * The walk is at L1 index {@code index}, past every one below: the table read there, else null
+     * (not read yet, or none to read: the walk reads it itself).
      */
-    synchronized long[] take(long offset) {
-        if (taken >= offsets.length || offsets[taken] != offset) {
-            return null; // not one this thread reads (the walk reads it again, say)
+    synchronized long[] take(int index) {
+        for (int k = passed; k < index; k++) {
+            tables[k] = null; // the walk did not need it (it had the table in memory)
         }
-        long[] table = tables[taken];
-        tables[taken++] = null;
-        if (taken >= wakeAt) {
+        long[] table = tables[index];
+        tables[index] = null;
+        passed = Math.max(passed, index + 1);
+        if (passed >= wakeAt) {
             notifyAll();
         }
         return table;

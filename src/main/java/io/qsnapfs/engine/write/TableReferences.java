@@ -14,7 +14,6 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.function.LongPredicate;
-import java.util.stream.LongStream;
 
 /**
  * The references an L1 table makes, for the writer: adding or removing one reference to every
@@ -90,10 +89,20 @@ final class TableReferences {
             file.prefetch(refcounts.blockOffsets(), clusterSize);
             prefetched = new long[0];
         }
-        long[] l2s = Arrays.stream(l1).map(e -> e & L2Entry.OFFSET_MASK)
-                .filter(o -> o != 0 && Arrays.binarySearch(prefetched, o) < 0).sorted().distinct().toArray();
-        file.prefetch(l2s, clusterSize);
-        prefetched = LongStream.concat(Arrays.stream(prefetched), Arrays.stream(l2s)).sorted().toArray();
+        // Plain loops: this runs once or twice per operation, interpreted (a stream took 40 ms).
+        long[] l2s = new long[l1.length];
+        int n = 0;
+        for (long e : l1) {
+            long o = e & L2Entry.OFFSET_MASK;
+            if (o != 0 && Arrays.binarySearch(prefetched, o) < 0) {
+                l2s[n++] = o;
+            }
+        }
+        long[] all = Arrays.copyOf(prefetched, prefetched.length + n);
+        System.arraycopy(l2s, 0, all, prefetched.length, n);
+        Arrays.sort(all);
+        file.prefetch(Arrays.copyOf(l2s, n), clusterSize);
+        prefetched = all;
     }
 
     /** Claims in the guard the L2 tables {@code l1} names (checking each entry as {@link #adjust} does). */
@@ -168,7 +177,7 @@ final class TableReferences {
             if (skip.test(l2Offset)) {
                 continue;
             }
-            long[] entries = readL2(l2Offset, ahead);
+            long[] entries = readL2(l2Offset, ahead, i);
             for (int j = 0; j < l2Entries; j++) {
                 long entry = entries[j * entryWords];
                 switch (L2Entry.kind(entry, extended, false)) {
@@ -224,7 +233,7 @@ final class TableReferences {
                 l1[i] = wanted;
                 l1Changed = true;
             }
-            long[] entries = readL2(l2Offset, null);
+            long[] entries = readL2(l2Offset, null, i);
             boolean changed = false;
             for (int j = 0; j < l2Entries; j++) {
                 long entry = entries[j * entryWords];
@@ -296,23 +305,33 @@ final class TableReferences {
     }
 
     /**
-     * A read-ahead of the L2 tables a walk of {@code l1} will read ({@code skip} leaves some out), in
-     * its order, each once, those in memory left out; null when there are none.
+     * A read-ahead of the L2 tables a walk of {@code l1} will read ({@code skip} leaves some out), those
+     * in memory left out; null when there are none. A plain loop: it runs once per walk, interpreted.
      */
     private L2ReadAhead readAhead(long[] l1, LongPredicate skip) {
-        long[] offsets = Arrays.stream(l1).map(e -> e & L2Entry.OFFSET_MASK)
-                .filter(o -> o != 0 && !skip.test(o) && !read.containsKey(o)).distinct().toArray();
-        return offsets.length == 0 ? null
-                : new L2ReadAhead(file, offsets, fileLength, table.length, (int) Math.max(1, AHEAD_BYTES / clusterSize));
+        long[] offsets = new long[l1.length];
+        boolean any = false;
+        for (int i = 0; i < l1.length; i++) {
+            long o = l1[i] & L2Entry.OFFSET_MASK;
+            if (o != 0 && !skip.test(o) && (read.isEmpty() || !read.containsKey(o))) {
+                offsets[i] = o;
+                any = true;
+            }
+        }
+        return any ? new L2ReadAhead(file, offsets, fileLength, table.length, (int) Math.max(1, AHEAD_BYTES / clusterSize))
+                : null;
     }
 
-    /** The L2 table at {@code offset}: from memory, else from {@code ahead} (if not null) when it has it, else read now. */
-    private long[] readL2(long offset, L2ReadAhead ahead) {
+    /**
+     * The L2 table at {@code offset}, which L1 entry {@code index} names: from memory, else from
+     * {@code ahead} (if not null) when it has it, else read now.
+     */
+    private long[] readL2(long offset, L2ReadAhead ahead, int index) {
+        long[] entries = ahead == null ? null : ahead.take(index);
         long[] cached = read.get(offset);
         if (cached != null) {
             return cached;
         }
-        long[] entries = ahead == null ? null : ahead.take(offset);
         if (cachedBytes + clusterSize > CACHE_BYTES) {
             return entries != null ? entries : file.readL2(offset, fileLength, table);
         }

@@ -388,12 +388,14 @@ public final class WritableImage implements Closeable {
         refcounts.claimStructures();
         TableReferences tables = new TableReferences(file, h, refcounts, size, guard);
         long[] active = tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
-        tables.prefetch(active); // every operation walks the active tree: the kernel reads it meanwhile
         tables.claimL2Tables(active);
         for (SnapshotEntry e : snapshots) {
             guard.claim(Structure.SNAPSHOT_L1, e.l1TableOffset(), Integer.toUnsignedLong(e.l1Size()) * 8);
             tables.claimL2Tables(tables.readL1(e.l1TableOffset(), e.l1Size(), "L1 table of snapshot " + e.idString()));
         }
+        // Every operation walks the active tree: the kernel reads it while the operation begins. Only
+        // once the L1 tables are in: a read queued behind the prefetch waits for most of it.
+        tables.prefetch(active);
         return new State(h, size, snapshots, refcounts, tables, guard);
     }
 
