@@ -45,7 +45,7 @@ public final class ImageFile implements Closeable {
 
     private final String name;
     private final PositionalFile file;
-    /** The thread {@link #prefetch} started, joined on close. */
+    /** The thread {@link #prefetch} started last (it waits for the one before), joined on close. */
     private Thread prefetcher;
     /** The thread of {@link #writeLater}, made on first use; the tasks queued; what stopped one. */
     private ExecutorService writer;
@@ -326,8 +326,9 @@ public final class ImageFile implements Closeable {
     /**
      * Asks the kernel to start reading the {@code length}-byte structures at {@code offsets}, in
      * ascending order, on a thread of its own, so that the walk that reads them next finds them in
-     * the page cache instead of waiting for one disk read after another. Only a hint: nothing
-     * happens without a native descriptor.
+     * the page cache instead of waiting for one disk read after another. The caller does not wait;
+     * the structures of an earlier call are asked for first. Only a hint: nothing happens without
+     * a native descriptor.
      */
     public void prefetch(long[] offsets, long length) {
         LibC libc = file.descriptor() >= 0 ? LibC.get() : null;
@@ -336,8 +337,9 @@ public final class ImageFile implements Closeable {
         }
         long[] sorted = offsets.clone();
         Arrays.sort(sorted);
-        awaitPrefetch();
+        Thread earlier = prefetcher;
         Thread t = new Thread(() -> {
+            Threads.joinUninterruptibly(earlier);
             int i = 0;
             while (i < sorted.length) {
                 long start = sorted[i];

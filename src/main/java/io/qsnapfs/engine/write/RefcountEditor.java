@@ -101,7 +101,15 @@ final class RefcountEditor {
 
     /** The offsets of the refcount blocks the table names, for {@link ImageFile#prefetch}. */
     long[] blockOffsets() {
-        return Arrays.stream(table).map(RefcountTable::blockOffset).filter(o -> o > 0).toArray();
+        long[] offsets = new long[table.length];
+        int n = 0;
+        for (long entry : table) {
+            long o = RefcountTable.blockOffset(entry);
+            if (o > 0) {
+                offsets[n++] = o;
+            }
+        }
+        return Arrays.copyOf(offsets, n); // a loop, not a stream: it runs once, interpreted
     }
 
     /** Claims the refcount table and every refcount block it names in the guard. */

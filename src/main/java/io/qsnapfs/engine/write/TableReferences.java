@@ -14,7 +14,6 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.function.LongPredicate;
-import java.util.stream.LongStream;
 
 /**
  * The references an L1 table makes, for the writer: adding or removing one reference to every
@@ -33,6 +32,8 @@ import java.util.stream.LongStream;
 final class TableReferences {
     /** Bytes of L2 tables one operation keeps in memory between its walks. */
     private static final long CACHE_BYTES = 64L << 20;
+    /** Bytes of L2 tables read ahead of a walk and not yet taken by it ({@link L2ReadAhead}). */
+    private static final long AHEAD_BYTES = 4L << 20;
 
     private final String name;
     private final ImageFile file;
@@ -54,6 +55,8 @@ final class TableReferences {
      */
     private final Map<Long, long[]> read = new HashMap<>();
     private long cachedBytes;
+    /** The L2 tables {@link #prefetch} asked for, sorted; null before its first call. */
+    private long[] prefetched;
 
     TableReferences(ImageFile file, QcowHeader header, RefcountEditor refcounts, long fileLength, MetadataGuard guard) {
         this.name = file.name();
@@ -76,13 +79,30 @@ final class TableReferences {
     }
 
     /**
-     * Has the kernel start reading what a walk of the tables {@code l1s} reads: their L2 tables and
-     * the refcount blocks ({@link ImageFile#prefetch}).
+     * Has the kernel start reading what a walk of the table {@code l1} reads ({@link
+     * ImageFile#prefetch}): on the first call the refcount blocks, which come first because the
+     * allocator scans them before a walk begins; then the L2 tables {@code l1} names that no earlier
+     * call asked for.
      */
-    void prefetch(long[]... l1s) {
-        LongStream l2s = Arrays.stream(l1s).flatMapToLong(Arrays::stream).map(e -> e & L2Entry.OFFSET_MASK)
-                .filter(o -> o != 0);
-        file.prefetch(LongStream.concat(l2s, Arrays.stream(refcounts.blockOffsets())).toArray(), clusterSize);
+    void prefetch(long[] l1) {
+        if (prefetched == null) {
+            file.prefetch(refcounts.blockOffsets(), clusterSize);
+            prefetched = new long[0];
+        }
+        // Plain loops: this runs once or twice per operation, interpreted (a stream took 40 ms).
+        long[] l2s = new long[l1.length];
+        int n = 0;
+        for (long e : l1) {
+            long o = e & L2Entry.OFFSET_MASK;
+            if (o != 0 && Arrays.binarySearch(prefetched, o) < 0) {
+                l2s[n++] = o;
+            }
+        }
+        long[] all = Arrays.copyOf(prefetched, prefetched.length + n);
+        System.arraycopy(l2s, 0, all, prefetched.length, n);
+        Arrays.sort(all);
+        file.prefetch(Arrays.copyOf(l2s, n), clusterSize);
+        prefetched = all;
     }
 
     /** Claims in the guard the L2 tables {@code l1} names (checking each entry as {@link #adjust} does). */
@@ -137,8 +157,17 @@ final class TableReferences {
         }, checked);
     }
 
-    /** Visits every reference {@code l1} makes (the L2 tables {@code skip} accepts and what they reach left out). */
+    /**
+     * Visits every reference {@code l1} makes (the L2 tables {@code skip} accepts and what they reach
+     * left out). The tables not in memory yet are read ahead of the walk on a second thread.
+     */
     private void walk(long[] l1, Visit visit, LongPredicate skip) {
+        try (L2ReadAhead ahead = readAhead(l1, skip)) {
+            walk(l1, visit, skip, ahead);
+        }
+    }
+
+    private void walk(long[] l1, Visit visit, LongPredicate skip, L2ReadAhead ahead) {
         for (int i = 0; i < l1.length; i++) {
             long l2Offset = l2Offset(l1[i], i);
             if (l2Offset == 0) {
@@ -148,7 +177,7 @@ final class TableReferences {
             if (skip.test(l2Offset)) {
                 continue;
             }
-            long[] entries = readL2(l2Offset);
+            long[] entries = readL2(l2Offset, ahead, i);
             for (int j = 0; j < l2Entries; j++) {
                 long entry = entries[j * entryWords];
                 switch (L2Entry.kind(entry, extended, false)) {
@@ -204,7 +233,7 @@ final class TableReferences {
                 l1[i] = wanted;
                 l1Changed = true;
             }
-            long[] entries = readL2(l2Offset);
+            long[] entries = readL2(l2Offset, null, i);
             boolean changed = false;
             for (int j = 0; j < l2Entries; j++) {
                 long entry = entries[j * entryWords];
@@ -275,15 +304,40 @@ final class TableReferences {
         return offset;
     }
 
-    private long[] readL2(long offset) {
+    /**
+     * A read-ahead of the L2 tables a walk of {@code l1} will read ({@code skip} leaves some out), those
+     * in memory left out; null when there are none. A plain loop: it runs once per walk, interpreted.
+     */
+    private L2ReadAhead readAhead(long[] l1, LongPredicate skip) {
+        long[] offsets = new long[l1.length];
+        boolean any = false;
+        for (int i = 0; i < l1.length; i++) {
+            long o = l1[i] & L2Entry.OFFSET_MASK;
+            if (o != 0 && !skip.test(o) && (read.isEmpty() || !read.containsKey(o))) {
+                offsets[i] = o;
+                any = true;
+            }
+        }
+        return any ? new L2ReadAhead(file, offsets, fileLength, table.length, (int) Math.max(1, AHEAD_BYTES / clusterSize))
+                : null;
+    }
+
+    /**
+     * The L2 table at {@code offset}, which L1 entry {@code index} names: from memory, else from
+     * {@code ahead} (if not null) when it has it, else read now.
+     */
+    private long[] readL2(long offset, L2ReadAhead ahead, int index) {
+        long[] entries = ahead == null ? null : ahead.take(index);
         long[] cached = read.get(offset);
         if (cached != null) {
             return cached;
         }
         if (cachedBytes + clusterSize > CACHE_BYTES) {
-            return file.readL2(offset, fileLength, table);
+            return entries != null ? entries : file.readL2(offset, fileLength, table);
         }
-        long[] entries = file.readL2(offset, fileLength, new long[table.length]);
+        if (entries == null) {
+            entries = file.readL2(offset, fileLength, new long[table.length]);
+        }
         read.put(offset, entries);
         cachedBytes += clusterSize;
         return entries;

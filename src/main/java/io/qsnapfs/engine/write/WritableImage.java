@@ -170,8 +170,7 @@ public final class WritableImage implements Closeable {
                     + s.snapshots.size() + " snapshots, the most qcow2 allows");
         }
         QcowHeader h = s.header;
-        long[] l1 = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
-        s.tables.prefetch(l1);
+        long[] l1 = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table"); // its tree prefetched by load
         // 1. the refcount table grown if the L1 copy needs it (its own crash-safe sequence, before
         // any reference is added: it writes the dirty refcount blocks, which must not yet hold the
         // new references while COPIED is still set); then, in memory, clusters for the L1 copy and
@@ -245,7 +244,7 @@ public final class WritableImage implements Closeable {
                 "L1 table of snapshot " + victim.idString());
         QcowHeader h = s.header;
         long[] active = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
-        s.tables.prefetch(snapshotL1, active);
+        s.tables.prefetch(snapshotL1); // the active tree's since load
         // 1. the releases worked out and both trees checked, before anything is written
         PendingRelease release = s.refcounts.pendingRelease();
         freeOldTable(s, release);
@@ -319,7 +318,7 @@ public final class WritableImage implements Closeable {
                     + snapshotL1.length);
         }
         long[] oldActive = s.tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
-        s.tables.prefetch(snapshotL1, oldActive);
+        s.tables.prefetch(snapshotL1); // the active tree's since load
         PendingRelease release = s.refcounts.pendingRelease(); // the old active tree's, applied in step 4
         s.tables.release(oldActive, release);
         release.removeRange(h.l1TableOffset(), oldActive.length * 8L);
@@ -383,11 +382,15 @@ public final class WritableImage implements Closeable {
         RefcountEditor refcounts = RefcountEditor.load(file, h, size, guard, allocationFault);
         refcounts.claimStructures();
         TableReferences tables = new TableReferences(file, h, refcounts, size, guard);
-        tables.claimL2Tables(tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table"));
+        long[] active = tables.readL1(h.l1TableOffset(), h.l1Size(), "active L1 table");
+        tables.claimL2Tables(active);
         for (SnapshotEntry e : snapshots) {
             guard.claim(Structure.SNAPSHOT_L1, e.l1TableOffset(), Integer.toUnsignedLong(e.l1Size()) * 8);
             tables.claimL2Tables(tables.readL1(e.l1TableOffset(), e.l1Size(), "L1 table of snapshot " + e.idString()));
         }
+        // Every operation walks the active tree: the kernel reads it while the operation begins. Only
+        // once the L1 tables are in: a read queued behind the prefetch waits for most of it.
+        tables.prefetch(active);
         return new State(h, size, snapshots, refcounts, tables, guard);
     }
 
