@@ -30,8 +30,7 @@ class SnapshotHandoffCommandTest {
         Path found = dir.resolve("found.qmp");
         Path hidden = dir.resolve("hidden.qmp");
         Path named = dir.resolve("named.qmp");
-        try (QemuVm vm = QemuVm.on(img).args("-qmp", "unix:" + found + ",server=on,wait=off",
-                "-qmp", "unix:" + hidden + ",server=on,wait=off").start()) {
+        try (QemuVm vm = QemuVm.on(img).qmp(found).qmp(hidden).start()) {
             Files.move(hidden, named); // reachable only through --qmp now
             String path = img.toString();
             ok(CliRun.of("snapshot", "create", path, "found"));

@@ -56,7 +56,7 @@ class FileHolderTest {
         Path img = image();
         Path qmp = dir.resolve("qmp.sock");
         Path mon = dir.resolve("mon,itor.sock");
-        try (QemuVm vm = QemuVm.on(img).args("-qmp", "unix:" + qmp + ",server=on,wait=off",
+        try (QemuVm vm = QemuVm.on(img).qmp(qmp).args(
                 "-chardev", "socket,id=m,path=" + mon.toString().replace(",", ",,") + ",server=on,wait=off",
                 "-mon", "chardev=m,mode=control").start()) {
             FileHolder h = only(FileHolder.of(img));

@@ -47,7 +47,7 @@ class QmpClientTest {
     static void startVm() {
         image = Qemu.create(dir.resolve("vm.qcow2"), "16M", null);
         qmpSocket = dir.resolve("qmp.sock");
-        vm = QemuVm.on(image).args("-qmp", "unix:" + qmpSocket + ",server=on,wait=off",
+        vm = QemuVm.on(image).qmp(qmpSocket).args(
                 "-qmp-pretty", "unix:" + dir.resolve("pretty.sock") + ",server=on,wait=off",
                 "-monitor", "unix:" + dir.resolve("hmp.sock") + ",server=on,wait=off").start();
     }

@@ -132,6 +132,11 @@ public final class QemuVm implements AutoCloseable {
             return this;
         }
 
+        /** A QMP monitor QEMU listens for on the unix socket {@code socket} ({@code -qmp unix:SOCKET,server=on,wait=off}). */
+        public Builder qmp(Path socket) {
+            return args("-qmp", "unix:" + commaSafe(socket.toString()) + ",server=on,wait=off");
+        }
+
         /** Runs QEMU in {@code dir}, against which it resolves relative paths. */
         public Builder workingDirectory(Path dir) {
             workingDirectory = dir;

@@ -46,10 +46,6 @@ class QemuHandoffTest {
         return img;
     }
 
-    private static String qmp(Path socket) {
-        return "unix:" + socket + ",server=on,wait=off";
-    }
-
     /** What {@link WritableImage#open} throws while the VM holds the image. */
     private static ImageException busy(Path image) {
         ImageException e = assertThrows(ImageException.class, () -> WritableImage.open(image).close());
@@ -71,7 +67,7 @@ class QemuHandoffTest {
     void createAndDeleteByTheQemuFoundOnTheCommandLine() {
         Path img = image("vm.qcow2");
         Path socket = dir.resolve("vm.qmp");
-        try (QemuVm vm = QemuVm.on(img).args("-qmp", qmp(socket)).start()) {
+        try (QemuVm vm = QemuVm.on(img).qmp(socket).start()) {
             vm.qemuIo("write -P 0x5a 0 64k");
             vm.qemuIo("write -P 0x77 8M 192k"); // new clusters and a new L2 table, in QEMU's caches
             ImageException busy = busy(img);
@@ -116,7 +112,7 @@ class QemuHandoffTest {
         Path hidden = dir.resolve("hidden.qmp");
         Path named = dir.resolve("node.qmp");
         try (QemuVm vm = QemuVm.on(img).block("-blockdev", "driver=file,node-name=f0,filename=" + img,
-                "-blockdev", "driver=qcow2,node-name=q0,file=f0").args("-qmp", qmp(hidden)).start()) {
+                "-blockdev", "driver=qcow2,node-name=q0,file=f0").qmp(hidden).start()) {
             Files.move(hidden, named); // the path on QEMU's command line leads nowhere now
             ImageException busy = busy(img);
             ImageException lost = assertThrows(ImageException.class, () -> QemuHandoff.reach(img, null, LIMIT, busy));
@@ -139,7 +135,7 @@ class QemuHandoffTest {
         try (ServerSocketChannel gone = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
             gone.bind(UnixDomainSocketAddress.of(stale)); // its file stays after the close: nobody listens
         }
-        try (QemuVm vm = QemuVm.on(img).args("-qmp", qmp(dir.resolve("stale.qmp"))).start();
+        try (QemuVm vm = QemuVm.on(img).qmp(dir.resolve("stale.qmp")).start();
                 QemuHandoff qemu = QemuHandoff.reach(img, stale, LIMIT, busy(img))) {
             assertEquals("QEMU pid " + vm.pid(), qemu.by());
             assertEquals("1", qemu.create("s").snapshot().idString());
@@ -166,7 +162,7 @@ class QemuHandoffTest {
         Path img = image("dup.qcow2");
         Qemu.snapshot(img, "dup");
         Qemu.snapshot(img, "dup"); // qemu-img makes a second one of the same name
-        try (QemuVm vm = QemuVm.on(img).args("-qmp", qmp(dir.resolve("dup.qmp"))).start();
+        try (QemuVm vm = QemuVm.on(img).qmp(dir.resolve("dup.qmp")).start();
                 QemuHandoff qemu = QemuHandoff.reach(img, null, LIMIT, busy(img))) {
             ImageException shared = assertThrows(ImageException.class, () -> qemu.delete("dup"));
             assertEquals(ImageException.Kind.INVALID_ARGUMENT, shared.kind());
@@ -181,7 +177,7 @@ class QemuHandoffTest {
         Path img = image("busy.qcow2");
         Path a = dir.resolve("a.qmp");
         Path b = dir.resolve("b.qmp");
-        try (QemuVm vm = QemuVm.on(img).args("-qmp", qmp(a), "-qmp", qmp(b)).start();
+        try (QemuVm vm = QemuVm.on(img).qmp(a).qmp(b).start();
                 QmpClient holdA = QmpClient.connect(a, LIMIT); QmpClient holdB = QmpClient.connect(b, LIMIT)) {
             ImageException busy = busy(img);
             long start = System.nanoTime();
@@ -200,7 +196,7 @@ class QemuHandoffTest {
         // the image only as the backing file of the VM's disk: QEMU has it read-only
         Path overlay = dir.resolve("overlay.qcow2");
         Qemu.img("create", "-q", "-f", "qcow2", "-b", img.toString(), "-F", "qcow2", overlay.toString());
-        try (QemuVm vm = QemuVm.on(overlay).args("-qmp", qmp(dir.resolve("overlay.qmp"))).start()) {
+        try (QemuVm vm = QemuVm.on(overlay).qmp(dir.resolve("overlay.qmp")).start()) {
             ImageException e = assertThrows(ImageException.class, () -> QemuHandoff.reach(img, null, LIMIT, busy(img)));
             assertEquals(ImageException.Kind.BUSY, e.kind());
             assertTrue(e.getMessage().contains("this QEMU has the image only read-only (a backing file of another disk?)"),
@@ -223,7 +219,7 @@ class QemuHandoffTest {
             // a monitor named for this image that belongs to a VM on another one
             Path other = image("other.qcow2");
             Path otherSocket = dir.resolve("other.qmp");
-            try (QemuVm otherVm = QemuVm.on(other).args("-qmp", qmp(otherSocket)).start()) {
+            try (QemuVm otherVm = QemuVm.on(other).qmp(otherSocket).start()) {
                 ImageException wrong = assertThrows(ImageException.class,
                         () -> QemuHandoff.reach(img, otherSocket, LIMIT, busy(img)));
                 assertEquals(ImageException.Kind.BUSY, wrong.kind());
