@@ -97,8 +97,7 @@ final class ControlRequests {
                         case CREATE:
                             return new QemuHandoff.Done(w.create(argument), null);
                         case DELETE:
-                            fence = openSnapshots.fence(image, targets(w.snapshots(), argument),
-                                    image + ": snapshot '" + argument + "'");
+                            fence = deleteFence(image, w.snapshots(), argument);
                             return new QemuHandoff.Done(w.delete(argument), null);
                         case APPLY:
                             fence = openSnapshots.fenceImage(image, image);
@@ -108,12 +107,7 @@ final class ControlRequests {
                     }
                 }
             } finally {
-                // Readers that resolved the old handle notice it is no longer current; only then
-                // may they open what the fence kept closed.
-                catalog.reopen(image);
-                if (fence != null) {
-                    fence.close();
-                }
+                finish(image, fence);
             }
         } finally {
             lock.unlock();
@@ -131,31 +125,38 @@ final class ControlRequests {
         OpenSnapshots.Hold fence = null;
         try {
             if (kind == DirKind.DELETE) { // before QEMU is reached: an open file refuses at once
-                fence = openSnapshots.fence(image, targets(QemuHandoff.snapshotsOf(path), argument),
-                        image + ": snapshot '" + argument + "'");
+                fence = deleteFence(image, QemuHandoff.snapshotsOf(path), argument);
             }
             try (QemuHandoff qemu = QemuHandoff.reach(path, qmp.socketFor(image), qmp.timeout(), busy)) {
                 return kind == DirKind.CREATE ? qemu.create(argument) : qemu.delete(argument);
             }
         } finally {
-            catalog.reopen(image);
-            if (fence != null) {
-                fence.close();
-            }
+            finish(image, fence);
         }
     }
 
     /**
-     * The snapshots a delete of {@code idOrName} may remove, by their L1 table offsets: the one with
-     * that ID, else every one with that name (the engine refuses a shared name, but fencing them all
-     * costs nothing).
+     * After a request, done or not: the image reopened, so readers that resolved the old handle
+     * notice it is no longer current; only then may they open what the fence (if any) kept closed.
      */
-    private static Set<Long> targets(List<SnapshotEntry> snapshots, String idOrName) {
+    private void finish(String image, OpenSnapshots.Hold fence) {
+        catalog.reopen(image);
+        if (fence != null) {
+            fence.close();
+        }
+    }
+
+    /**
+     * The fence of a delete of {@code idOrName}: it holds, by their L1 table offsets, the snapshots
+     * the delete may remove: the one with that ID, else every one with that name (the engine
+     * refuses a shared name, but fencing them all costs nothing).
+     */
+    private OpenSnapshots.Hold deleteFence(String image, List<SnapshotEntry> snapshots, String idOrName) {
         Set<Long> offsets = new HashSet<>();
         for (SnapshotEntry s : SnapshotLookup.matches(snapshots, idOrName)) {
             offsets.add(s.l1TableOffset());
         }
-        return offsets;
+        return openSnapshots.fence(image, offsets, image + ": snapshot '" + idOrName + "'");
     }
 
     /**

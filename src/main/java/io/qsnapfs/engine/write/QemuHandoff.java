@@ -152,15 +152,14 @@ public final class QemuHandoff implements Closeable {
         for (Map.Entry<Path, Long> m : monitors.entrySet()) {
             Path s = m.getKey();
             long pid = m.getValue();
-            Duration left = Duration.ofNanos(Math.min(timeout.toNanos(), deadline - System.nanoTime()));
-            if (left.toMillis() < 1) {
+            if (deadline - System.nanoTime() < 1_000_000) {
                 failures.add(s + ": not tried, the time limit of " + REACH_TIMEOUTS + " x " + seconds(timeout)
                         + " s is up");
                 continue;
             }
             QmpClient client;
             try {
-                client = QmpClient.connect(s, left);
+                client = QmpClient.connect(s, remaining(timeout, deadline));
             } catch (QmpException e) {
                 failures.add(e.getMessage());
                 continue;
